@@ -1,0 +1,49 @@
+"""Every page except the health probe needs a login: walk the URL configuration."""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+PUBLIC = {"/health/"}
+# Pages that are the way in, or static content, and must stay reachable anonymously.
+ENTRY_POINTS = {"/admin/login/", "/admin/logout/", "/admin/password_reset/"}
+
+
+def concrete_paths(resolver: URLResolver, prefix: str = "") -> list[str]:
+    paths = []
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            paths += concrete_paths(pattern, route)
+        elif isinstance(pattern, URLPattern):
+            # Fill converters and regex groups with a plausible value.
+            path = re.sub(r"<(?:int:)?\w+>", "1", route)
+            path = re.sub(r"<path:\w+>", "x", path)
+            path = re.sub(r"<\w+:\w+>", "x", path)
+            path = re.sub(r"\(\?P<\w+>[^)]*\)", "1", path).replace("^", "").replace("$", "")
+            paths.append("/" + path.replace("\\", ""))
+    return sorted(set(paths))
+
+
+@pytest.mark.django_db
+def test_every_url_but_the_probe_refuses_anonymous_users(client):
+    paths = concrete_paths(get_resolver())
+    assert "/health/" in paths and "/admin/" in paths
+    for path in paths:
+        if path in PUBLIC or path in ENTRY_POINTS:
+            continue
+        response = client.get(path)
+        assert response.status_code in {301, 302, 401, 403, 404, 405}, (
+            f"{path} answered {response.status_code}"
+        )
+        if response.status_code in {301, 302}:
+            assert "login" in response["Location"], f"{path} redirects to {response['Location']}"
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_logged_in_user_who_is_not_staff(client, plain_user):
+    client.force_login(plain_user)
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert "login" in response["Location"]
