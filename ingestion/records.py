@@ -69,6 +69,7 @@ class RawFiling:
     is_paper: bool = False  # scanned paper: recorded as needing review, never dropped
     is_amendment: bool = False
     trades: list[RawTrade] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # source details with no field of their own
 
 
 class ParseError(Exception):
