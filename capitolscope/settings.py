@@ -15,6 +15,7 @@ from kombu import Exchange, Queue
 from capitolscope.env import (
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -268,6 +269,35 @@ CELERY_BEAT_SCHEDULER = "capitolscope.beat:DatabaseScheduler"
 # in the admin takes effect within this many seconds.
 CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("CELERY_BEAT_MAX_LOOP_INTERVAL", 5, minimum=1)
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+
+# --- Ingestion sources and price providers (DESIGN §8) ----------------------------------
+
+HOUSE_CLERK_BASE_URL = env_str(
+    "HOUSE_CLERK_BASE_URL", "https://disclosures-clerk.house.gov/public_disc"
+).rstrip("/")
+SENATE_EFD_BASE_URL = env_str("SENATE_EFD_BASE_URL", "https://efdsearch.senate.gov").rstrip("/")
+# Dotted path of the class that fetches Senate eFD pages; the live site may refuse plain HTTP
+# clients (403), so a headless-browser fetcher can be plugged in here.
+SENATE_EFD_FETCHER = env_str("SENATE_EFD_FETCHER", "ingestion.sources.RequestsFetcher")
+SENATE_EFD_MIN_INTERVAL = env_float("SENATE_EFD_MIN_INTERVAL", 2.0, minimum=0)
+INGESTION_USER_AGENT = env_str(
+    "INGESTION_USER_AGENT", f"CapitolScope/1.0 (+{SITE_URL}; congressional trade watcher)"
+)
+INGESTION_FROM_EMAIL = env_str("INGESTION_FROM_EMAIL")
+INGESTION_HTTP_TIMEOUT = env_float("INGESTION_HTTP_TIMEOUT", 30.0, minimum=1)
+INGESTION_HTTP_MAX_RETRIES = env_int("INGESTION_HTTP_MAX_RETRIES", 3, minimum=0)
+INGESTION_HTTP_MIN_INTERVAL = env_float("INGESTION_HTTP_MIN_INTERVAL", 0.5, minimum=0)
+INGESTION_HTTP_BACKOFF_BASE = env_float("INGESTION_HTTP_BACKOFF_BASE", 2.0, minimum=0)
+INGESTION_HTTP_MAX_BYTES = env_int("INGESTION_HTTP_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+
+PRICE_PROVIDER = env_choice("PRICE_PROVIDER", "yahoo", choices=("yahoo", "stooq"))
+YAHOO_CHART_BASE_URL = env_str(
+    "YAHOO_CHART_BASE_URL", "https://query1.finance.yahoo.com/v8/finance/chart"
+).rstrip("/")
+STOOQ_BASE_URL = env_str("STOOQ_BASE_URL", "https://stooq.com").rstrip("/")
+STOOQ_API_KEY = env_str("STOOQ_API_KEY")
+# Prices are kept for tickers traded within this many days or watched by a subscription.
+PRICE_TICKER_LOOKBACK_DAYS = env_int("PRICE_TICKER_LOOKBACK_DAYS", 90, minimum=1)
 
 # --- Logging ------------------------------------------------------------------------------
 
