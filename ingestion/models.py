@@ -149,6 +149,9 @@ class Filing(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PARSED)
     error = models.TextField(blank=True)
     trade_count = models.PositiveIntegerField(default=0)
+    # Digest of the last complete reading (source + raw records); an identical re-import is
+    # recognised without normalising it again. Empty when that reading rejected rows.
+    source_digest = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -986,3 +986,8 @@ def trade_fingerprint(
     # A duplicate key, not a security control.
     digest = hashlib.sha1("|".join(parts).encode("utf-8"), usedforsecurity=False)
     return digest.hexdigest()
+
+
+def asset_name_key(name: str) -> str:
+    """The normalised asset description used as an asset's identity when it has no ticker."""
+    return _asset_name_key(name)

@@ -1,0 +1,70 @@
+"""Ingestion tasks: thin wrappers that validate, lock, call a service and return JSON."""
+
+from __future__ import annotations
+
+from celery import group, shared_task
+from django.utils import timezone
+
+from capitolscope.locks import AlreadyRunning
+from ingestion import sync
+
+
+def _sync(task, source_name: str, days_back, start_date, end_date) -> dict:
+    start, end = sync.sync_window(days_back=days_back, start_date=start_date, end_date=end_date)
+    try:
+        return sync.source_sync(
+            source_name=source_name,
+            start_date=start,
+            end_date=end,
+            task_id=task.request.id or "",
+            progress=lambda meta: (
+                task.update_state(state="PROGRESS", meta=meta) if task.request.id else None
+            ),
+        )
+    except AlreadyRunning as exc:
+        return {"source": source_name, "status": "already_running", "error": str(exc)}
+
+
+_SYNC_OPTIONS = {
+    "bind": True,
+    "soft_time_limit": sync.SYNC_SOFT_TIME_LIMIT,
+    "time_limit": sync.SYNC_TIME_LIMIT,
+    # Transient source failures retry with exponential backoff and jitter; bad arguments and
+    # permanent failures (403, missing form) fail at once with their message.
+    "autoretry_for": (sync.TransientSyncError,),
+    "retry_backoff": 60,
+    "retry_backoff_max": 30 * 60,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
+
+
+@shared_task(name="ingestion.sync_house_trades", **_SYNC_OPTIONS)
+def sync_house_trades(self, days_back=None, start_date=None, end_date=None) -> dict:
+    return _sync(self, "house", days_back, start_date, end_date)
+
+
+@shared_task(name="ingestion.sync_senate_trades", **_SYNC_OPTIONS)
+def sync_senate_trades(self, days_back=None, start_date=None, end_date=None) -> dict:
+    return _sync(self, "senate", days_back, start_date, end_date)
+
+
+@shared_task(name="ingestion.sync_all_trades", soft_time_limit=60, time_limit=90)
+def sync_all_trades(days_back=None, start_date=None, end_date=None) -> dict:
+    """Validate the window, then run one sync task per source (each with its own retries)."""
+    start, end = sync.sync_window(days_back=days_back, start_date=start_date, end_date=end_date)
+    kwargs = {"start_date": start.isoformat(), "end_date": end.isoformat()}
+    result = group(sync_house_trades.s(**kwargs), sync_senate_trades.s(**kwargs)).apply_async()
+    return {
+        "start_date": kwargs["start_date"],
+        "end_date": kwargs["end_date"],
+        "tasks": {"house": result.results[0].id, "senate": result.results[1].id},
+    }
+
+
+@shared_task(name="ingestion.update_stock_prices", soft_time_limit=10 * 60, time_limit=11 * 60)
+def update_stock_prices(force: bool = False, days: int = 7) -> dict:
+    """Refresh prices of the tickers that matter; skipped outside NYSE trading hours."""
+    from ingestion.prices import prices_refresh
+
+    return prices_refresh(now=timezone.now(), force=force, days=days)
