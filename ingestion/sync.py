@@ -20,6 +20,7 @@ from ingestion.parsers import feeds
 from ingestion.records import ParseError
 from ingestion.services import (
     IngestCounts,
+    bulk_work,
     filings_ingest,
     run_finish,
     run_result,
@@ -186,19 +187,21 @@ def file_import(
         )
     parser, source = FILE_FORMATS[file_format]
     run = run_start(source=source, task_id=task_id)
-    try:
-        batch = parser(data, location=location)
-    except ParseError as exc:
-        run_finish(run, IngestCounts(), error=str(exc))
-        return run_result(run)
-    counts = filings_ingest(
-        batch.filings,
-        run=run,
-        source=source,
-        notify=notify,
-        rejections=batch.rejected,
-        progress=progress,
-    )
+    with bulk_work():
+        try:
+            batch = parser(data, location=location)
+        except ParseError as exc:
+            run_finish(run, IngestCounts(), error=str(exc))
+            return run_result(run)
+        counts = filings_ingest(
+            batch.filings,
+            run=run,
+            source=source,
+            notify=notify,
+            rejections=batch.rejected,
+            progress=progress,
+        )
+        del batch  # freed before the collector returns, or its first passes would scan it all
     run_finish(run, counts, detail={"file": location, "format": file_format})
     return run_result(run)
 
