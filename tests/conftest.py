@@ -22,6 +22,7 @@ def worker(transactional_db, tmp_path):
         yield process
     finally:
         process.stop()
+        celery_app.control.purge()  # a retry it had pending must not reach the next test
 
 
 @pytest.fixture

@@ -1,0 +1,115 @@
+"""Ingestion tasks on a real worker, fetching from the fake House Clerk and Senate eFD."""
+
+from __future__ import annotations
+
+import pytest
+from django_celery_results.models import TaskResult
+
+from capitolscope.celery import app as celery_app
+from capitolscope.locks import exclusive
+from ingestion.models import Filing, IngestionRun, Trade
+from ingestion.tasks import sync_all_trades, sync_house_trades, sync_senate_trades
+from tests.processes import start_worker, subprocess_env, wait_until
+
+pytestmark = [pytest.mark.processes, pytest.mark.django_db(transaction=True)]
+H1_2026 = {"start_date": "2026-01-01", "end_date": "2026-06-30"}
+
+
+@pytest.fixture
+def source_worker(transactional_db, tmp_path, source_server):
+    """A worker whose sources point at the fake servers, with no politeness delays."""
+    env = subprocess_env(
+        HOUSE_CLERK_BASE_URL=source_server.house_base_url,
+        SENATE_EFD_BASE_URL=source_server.senate_base_url,
+        SENATE_EFD_MIN_INTERVAL="0",
+        INGESTION_HTTP_MIN_INTERVAL="0",
+        INGESTION_HTTP_BACKOFF_BASE="0.01",
+        INGESTION_HTTP_MAX_RETRIES="1",
+        INGESTION_HTTP_TIMEOUT="5",
+    )
+    process, _hostname = start_worker(tmp_path, env=env)
+    try:
+        yield process
+    finally:
+        process.stop()
+        celery_app.control.purge()  # a retry it had pending must not reach the next test
+
+
+def test_the_house_sync_runs_on_a_worker_and_running_it_again_changes_nothing(source_worker):
+    result = sync_house_trades.delay(**H1_2026).get(timeout=120)
+    # Smucker 8 + Pelosi options 2 + Rouzer amendment 1; the scanned paper PTR needs review;
+    # Allen's PDF is missing on the server: one document error, retried next run.
+    assert result["created"] == 11, source_worker.tail()
+    assert result["needs_review"] == 1
+    assert result["document_errors"] == 1
+    assert result["status"] == "partial"
+    run = IngestionRun.objects.get(id=result["run_id"])
+    assert run.task_id and run.source == Filing.Source.HOUSE_CLERK
+    assert Filing.objects.get(doc_id="20034473").status == Filing.Status.ERROR
+    history = TaskResult.objects.get(task_id=run.task_id)
+    assert history.status == "SUCCESS" and history.task_name == "ingestion.sync_house_trades"
+
+    again = sync_house_trades.delay(**H1_2026).get(timeout=120)
+    assert (again["created"], again["updated"]) == (0, 0)
+    assert Trade.objects.count() == 11
+
+
+def test_a_second_run_of_the_same_source_reports_already_running(source_worker):
+    with exclusive("ingestion.sync.house", ttl=60):
+        result = sync_house_trades.delay(**H1_2026).get(timeout=60)
+    assert result["status"] == "already_running"
+    assert "already running" in result["error"]
+    assert not IngestionRun.objects.exists()
+
+
+def test_bad_arguments_fail_at_once_with_the_reason_and_are_not_retried(source_worker):
+    async_result = sync_house_trades.delay(start_date="2026-13-01")
+    with pytest.raises(Exception, match="is not a date"):
+        async_result.get(timeout=60)
+    history = TaskResult.objects.get(task_id=async_result.id)
+    assert history.status == "FAILURE"
+    assert "use YYYY-MM-DD" in history.result
+    assert not IngestionRun.objects.exists()
+
+
+def test_sync_all_trades_runs_one_task_per_source(source_worker, source_server):
+    summary = sync_all_trades.delay(start_date="2026-06-01", end_date="2026-06-30").get(timeout=60)
+    house = sync_house_trades.AsyncResult(summary["tasks"]["house"]).get(timeout=120)
+    senate = sync_senate_trades.AsyncResult(summary["tasks"]["senate"]).get(timeout=120)
+    assert house["source"] == Filing.Source.HOUSE_CLERK
+    assert senate["source"] == Filing.Source.SENATE_EFD
+    assert senate["status"] in {"succeeded", "partial"}, senate
+    assert senate["created"] > 0
+    assert Filing.objects.filter(chamber="senate").exists()
+
+
+def test_a_403_from_senate_efd_is_a_failed_run_that_says_why(source_worker, source_server):
+    source_server.senate.forbid_pages = True
+    result = sync_senate_trades.delay(start_date="2026-06-01", end_date="2026-06-30").get(
+        timeout=120
+    )
+    assert result["status"] == "failed"
+    assert "403" in result["error"] and "SENATE_EFD_FETCHER" in result["error"]
+    assert source_worker.alive()
+
+
+def test_a_truncated_index_is_a_failed_run_with_the_reason_retried_later_by_a_live_worker(
+    source_worker, source_server
+):
+    source_server.house.indexes[2026] = source_server.house.indexes[2026][:300]
+    async_result = sync_house_trades.delay(**H1_2026)
+    run = wait_until(
+        lambda: IngestionRun.objects.filter(status=IngestionRun.Status.FAILED).first(),
+        timeout=60,
+        what="the failed run",
+    )
+    assert "2026FD.zip" in run.error and "unreadable" in run.error
+    wait_until(
+        lambda: TaskResult.objects.filter(task_id=async_result.id, status="RETRY").exists(),
+        timeout=30,
+        what="the task to be scheduled for a retry",
+    )
+    assert source_worker.alive()
+    # The worker goes on with other work meanwhile.
+    other = sync_house_trades.delay(start_date="2023-01-01", end_date="2023-01-31")
+    assert other.get(timeout=120)["created"] == 13  # Pelosi's January 2023 PTR
