@@ -171,7 +171,8 @@ def main() -> int:
     stop_requested = threading.Event()
     try:
         # Every child (and the settings loaded below) sees the same broker.
-        os.environ["REDIS_URL"] = broker.url
+        if broker.origin in ("local", "embedded") or not os.environ.get("REDIS_URL"):
+            os.environ["REDIS_URL"] = broker.url  # a separate REDIS_URL (locks) is kept
         database = prepare_database()
 
         flower_auth = os.environ.get("FLOWER_BASIC_AUTH", "").strip()

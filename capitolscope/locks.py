@@ -22,18 +22,35 @@ def redis_client() -> redis.Redis:
 
 
 @contextmanager
-def exclusive(name: str, *, ttl: int) -> Iterator[None]:
-    """Hold the lock ``name`` for the block, or raise AlreadyRunning at once.
+def exclusive(*names: str, ttl: int) -> Iterator[_Held]:
+    """Hold the locks ``names`` for the block, or raise AlreadyRunning at once.
 
-    ``ttl`` (seconds) bounds how long a crashed holder can block others: set it a little above
-    the holder's hard time limit.
+    ``ttl`` (seconds) bounds how long a crashed holder can block others. Work that may run
+    longer (a command without a time limit) calls ``renew()`` on what this yields.
     """
-    lock = redis_client().lock(f"capitolscope:lock:{name}", timeout=ttl, blocking=False)
-    if not lock.acquire(blocking=False):
-        raise AlreadyRunning(f"{name} is already running (lock held; it expires within {ttl} s)")
+    locks = []
     try:
-        yield
+        for name in names:
+            lock = redis_client().lock(f"capitolscope:lock:{name}", timeout=ttl, blocking=False)
+            if not lock.acquire(blocking=False):
+                raise AlreadyRunning(
+                    f"{name} is already running (lock held; it expires within {ttl} s)"
+                )
+            locks.append(lock)
+        yield _Held(locks)
     finally:
-        # Expired while we ran: someone else may hold it now; leave theirs alone.
-        with suppress(redis.exceptions.LockError):
-            lock.release()
+        for lock in locks:
+            # Expired while we ran: someone else may hold it now; leave theirs alone.
+            with suppress(redis.exceptions.LockError):
+                lock.release()
+
+
+class _Held:
+    def __init__(self, locks: list) -> None:
+        self.locks = locks
+
+    def renew(self) -> None:
+        """Reset every lock's time to live to its full ``ttl``."""
+        for lock in self.locks:
+            with suppress(redis.exceptions.LockError):
+                lock.reacquire()

@@ -391,6 +391,9 @@ class HttpValidator(models.Model):
     url = models.URLField(max_length=500, unique=True)
     etag = models.CharField(max_length=200, blank=True)
     last_modified = models.CharField(max_length=100, blank=True)
+    # The earliest filing date the reading that stored these validators processed: a "not
+    # modified" answer only proves there is nothing new for windows starting on or after it.
+    covered_from = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

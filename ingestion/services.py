@@ -585,7 +585,11 @@ def _ingest_chunk(
         _apply_amendments(amendments, assets=assets, source=source, notify=notify, counts=counts,
                           rejected=rejected, run=run)  # fmt: skip
         _refresh_trade_counts(
-            [item.filing for item in incoming if item.created != len(item.trades) or item.known]
+            [
+                item.filing
+                for item in incoming
+                if item.created != len(item.trades) or item.known or item.raw.is_amendment
+            ]
         )
         RejectedRecord.objects.bulk_create(rejected, batch_size=500)
         counts.rejected += len(rejected)
@@ -750,13 +754,25 @@ def _upsert_filings(incoming: list[_Incoming], *, existing, source: str, counts)
     Filing.objects.bulk_update(to_update, FILING_UPDATE_FIELDS, batch_size=500)
 
 
+EXISTING_TRADE_FIELDS = (
+    "id", "filing_id", "line_number", "fingerprint", "content_hash",
+    "politician_id", "asset_id", "amended_by_id",
+)  # fmt: skip
+
+
+EXISTING_TRADE_FIELDS = (
+    "id", "filing_id", "line_number", "fingerprint", "content_hash",
+    "politician_id", "asset_id", "amended_by_id",
+)  # fmt: skip
+
+
 def _existing_trades(filing_ids: list[int]) -> dict[int, list[Trade]]:
     by_filing: dict[int, list[Trade]] = defaultdict(list)
     for chunk in _chunks(filing_ids, 900):
         for trade in (
             Trade.objects.filter(filing_id__in=chunk)
             .order_by("filing_id", "line_number")
-            .only("id", "filing_id", "line_number", "fingerprint", "content_hash", "politician_id")
+            .only(*EXISTING_TRADE_FIELDS)
         ):
             by_filing[trade.filing_id].append(trade)
     return by_filing
@@ -794,32 +810,20 @@ def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> N
             )
     new_rows: list[dict] = []
     to_update: list[Trade] = []
+    created_in: dict[str, int] = {}  # fingerprint -> filing id, for trades created in this chunk
     for item, rows in zip(items, decided, strict=True):
         filing = item.filing
         existing = by_filing.get(filing.id, [])
         authoritative = PRECEDENCE[source] >= PRECEDENCE.get(filing.source, 0)
-        by_print: dict[str, list[Trade]] = defaultdict(list)
-        for trade in existing:
-            by_print[trade.fingerprint].append(trade)
+        matches = _match_rows(rows, existing, authoritative=authoritative)
         used_lines = {trade.line_number for trade in existing}
         next_line = max(used_lines, default=0) + 1
-        by_line = {trade.line_number: trade for trade in existing}
-        claimed: set[int] = set()
-        for normalized, asset, values, content in rows:
-            same = [t for t in by_print.get(values["fingerprint"], []) if t.id not in claimed]
-            # Two lots can share a fingerprint: prefer the identical row, then the same line.
-            match = next((t for t in same if t.content_hash == content), None) or next(
-                (t for t in same if t.line_number == normalized.line_number),
-                same[0] if same else None,
-            )
-            if match is None and authoritative and existing:
-                # The same line read differently (a parser fix, an amended row): update it.
-                candidate = by_line.get(normalized.line_number)
-                if candidate is not None and candidate.id not in claimed:
-                    match = candidate
+        for (normalized, asset, values, content), match in zip(rows, matches, strict=True):
             if match is not None:
-                claimed.add(match.id)
-                if match.content_hash == content or not authoritative:
+                # A trade an amendment corrected keeps the correction when the original is
+                # read again.
+                kept = match.amended_by_id is not None and match.amended_by_id != filing.id
+                if match.content_hash == content or not authoritative or kept:
                     counts.unchanged += 1
                 else:
                     for name, value in values.items():
@@ -844,9 +848,17 @@ def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> N
                     )
                 )
                 continue
-            if cross_source and not existing and values["fingerprint"] in elsewhere:
+            fingerprint = values["fingerprint"]
+            if (
+                cross_source
+                and not existing
+                and (
+                    fingerprint in elsewhere or created_in.get(fingerprint, filing.id) != filing.id
+                )
+            ):
                 counts.unchanged += 1  # reported already under another filing id
                 continue
+            created_in.setdefault(fingerprint, filing.id)
             line = normalized.line_number
             if line in used_lines or line < 1:
                 line = next_line
@@ -871,6 +883,38 @@ def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> N
     _insert_trades(new_rows)
     counts.created += len(new_rows)
     _update_trades(to_update)
+
+
+def _match_rows(rows, existing: list[Trade], *, authoritative: bool) -> list[Trade | None]:
+    """Pair incoming rows of one filing with its stored trades, in two passes.
+
+    First every row claims a stored trade with its fingerprint (the identical one first, then
+    the one on the same line); only then may a still-unmatched row take the unclaimed trade
+    on its line (the same line read differently). One pass would let an inserted row take a
+    trade that a later row matches exactly, shifting identities down the filing.
+    """
+    by_print: dict[str, list[Trade]] = defaultdict(list)
+    for trade in existing:
+        by_print[trade.fingerprint].append(trade)
+    claimed: set[int] = set()
+    matches: list[Trade | None] = []
+    for normalized, _asset, values, content in rows:
+        same = [t for t in by_print.get(values["fingerprint"], []) if t.id not in claimed]
+        match = next((t for t in same if t.content_hash == content), None) or next(
+            (t for t in same if t.line_number == normalized.line_number),
+            same[0] if same else None,
+        )
+        if match is not None:
+            claimed.add(match.id)
+        matches.append(match)
+    if authoritative and existing:
+        by_line = {trade.line_number: trade for trade in existing}
+        for index, (normalized, *_rest) in enumerate(rows):
+            candidate = by_line.get(normalized.line_number)
+            if matches[index] is None and candidate is not None and candidate.id not in claimed:
+                claimed.add(candidate.id)
+                matches[index] = candidate
+    return matches
 
 
 TRADE_UPDATE_FIELDS = [*TRADE_VALUE_FIELDS, "asset", "content_hash", "amended_by", "updated_at"]
@@ -910,8 +954,12 @@ def _insert_trades(rows: list[dict]) -> None:
             )
             buffer.seek(0)
             # NULL is \N, so an empty string stays an empty string.
+            # Columns that cannot be NULL read "\\N" literally (a comment may say "\\N").
+            not_null = ", ".join(connection.ops.quote_name(f.column) for f in fields if not f.null)
             cursor.cursor.copy_expert(
-                f"COPY {table} ({column_sql}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
+                f"COPY {table} ({column_sql}) FROM STDIN WITH "
+                f"(FORMAT csv, NULL '\\N', FORCE_NOT_NULL ({not_null}))",
+                buffer,
             )
         else:
             ops = connection.ops
@@ -1005,6 +1053,10 @@ def _apply_amendments(items, *, assets, source, notify, counts, rejected, run) -
                 asset=asset,
                 filed_date=item.filing.filed_date,
             )
+            # The restated trade was disclosed when it was first filed: keep that date, delay
+            # and late flag; the amendment only corrects what it says about the trade.
+            for name in ("filed_date", "disclosure_delay_days", "filed_late"):
+                values[name] = getattr(match, name)
             content = _content_hash(values, asset.id)
             if match.content_hash == content and match.amended_by_id == item.filing.id:
                 counts.unchanged += 1

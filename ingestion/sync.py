@@ -49,6 +49,15 @@ class TransientSyncError(Exception):
     """The source failed in a way that may pass (timeouts, 5xx): retry later."""
 
 
+class SyncFailed(Exception):
+    """The run failed for good (403, unreadable source, a bug); its IngestionRun says why."""
+
+
+# Every writer of ingested data holds the locks of the chambers it may write; file imports and
+# roster loads may touch both (politicians, assets), so they take both.
+ALL_CHAMBER_LOCKS = tuple(f"ingestion.sync.{name}" for name in SOURCES)
+
+
 def sync_window(
     *,
     days_back: int | str | None = None,
@@ -108,35 +117,42 @@ def source_sync(
 
     if source_name not in SOURCES:
         raise InvalidArguments(f"source {source_name!r} is not one of {', '.join(SOURCES)}")
-    with exclusive(f"ingestion.sync.{source_name}", ttl=SYNC_TIME_LIMIT + 60):
+    with exclusive(f"ingestion.sync.{source_name}", ttl=SYNC_TIME_LIMIT + 60) as held:
         source = source_for(source_name)
         run = run_start(
             source=source.source, start_date=start_date, end_date=end_date, task_id=task_id
         )
-        if hasattr(source, "validators"):
-            source.validators = {
-                row.url: Validators(etag=row.etag, last_modified=row.last_modified)
-                for row in HttpValidator.objects.all()
-            }
-        done = set(
-            Filing.objects.filter(
-                chamber=source_name,
-                status__in=[Filing.Status.PARSED, Filing.Status.NEEDS_REVIEW],
-            ).values_list("doc_id", flat=True)
-        )
         latest = IngestCounts()
-
-        def on_progress(counts: IngestCounts) -> None:
-            latest.__dict__.update(counts.__dict__)
-            if progress:
-                progress({"source": source_name, "fetched": counts.fetched,
-                          "created": counts.created, "rejected": counts.rejected})  # fmt: skip
-
-        def on_source_progress(message: str) -> None:
-            if progress:
-                progress({"source": source_name, "message": message})
-
         try:
+            if hasattr(source, "validators"):
+                # A 304 only proves nothing is new for windows the stored reading covered.
+                source.validators = {
+                    row.url: Validators(etag=row.etag, last_modified=row.last_modified)
+                    for row in HttpValidator.objects.filter(covered_from__lte=start_date)
+                }
+            # Documents this source already read completely are not downloaded again; ones
+            # a feed stored, or whose reading had errors or rejected rows, are read again.
+            done = set(
+                Filing.objects.filter(
+                    chamber=source_name,
+                    source=source.source,
+                    status__in=[Filing.Status.PARSED, Filing.Status.NEEDS_REVIEW],
+                )
+                .exclude(source_digest="")
+                .values_list("doc_id", flat=True)
+            )
+
+            def on_progress(counts: IngestCounts) -> None:
+                latest.__dict__.update(counts.__dict__)
+                held.renew()
+                if progress:
+                    progress({"source": source_name, "fetched": counts.fetched,
+                              "created": counts.created, "rejected": counts.rejected})  # fmt: skip
+
+            def on_source_progress(message: str) -> None:
+                if progress:
+                    progress({"source": source_name, "message": message})
+
             counts = filings_ingest(
                 source.fetch(
                     start_date=start_date,
@@ -153,17 +169,26 @@ def source_sync(
             run_finish(run, latest, error=str(exc))
             if not exc.permanent:
                 raise TransientSyncError(str(exc)) from exc
-            return run_result(run)
+            raise SyncFailed(f"{source_name} sync failed: {exc}") from exc
+        except BaseException as exc:
+            # Time limits, database errors, bugs: the run must not stay "running" forever.
+            run_finish(run, latest, error=f"{type(exc).__name__}: {exc}".strip())
+            raise
         if counts.document_errors == 0:
-            _store_validators(getattr(source, "new_validators", {}))
+            _store_validators(getattr(source, "new_validators", {}), covered_from=start_date)
         run_finish(run, counts)
         return run_result(run)
 
 
-def _store_validators(validators: dict[str, Validators]) -> None:
+def _store_validators(validators: dict[str, Validators], *, covered_from: dt.date) -> None:
     for url, value in validators.items():
         HttpValidator.objects.update_or_create(
-            url=url, defaults={"etag": value.etag, "last_modified": value.last_modified}
+            url=url,
+            defaults={
+                "etag": value.etag,
+                "last_modified": value.last_modified,
+                "covered_from": covered_from,
+            },
         )
 
 
@@ -186,24 +211,37 @@ def file_import(
             f"format {file_format!r} is not one of {', '.join(sorted(FILE_FORMATS))}"
         )
     parser, source = FILE_FORMATS[file_format]
-    run = run_start(source=source, task_id=task_id)
-    with bulk_work():
+    with exclusive(*ALL_CHAMBER_LOCKS, ttl=SYNC_TIME_LIMIT + 60) as held:
+        run = run_start(source=source, task_id=task_id)
+        latest = IngestCounts()
+
+        def on_progress(counts: IngestCounts) -> None:
+            latest.__dict__.update(counts.__dict__)
+            held.renew()
+            if progress:
+                progress(counts)
+
         try:
-            batch = parser(data, location=location)
-        except ParseError as exc:
-            run_finish(run, IngestCounts(), error=str(exc))
-            return run_result(run)
-        counts = filings_ingest(
-            batch.filings,
-            run=run,
-            source=source,
-            notify=notify,
-            rejections=batch.rejected,
-            progress=progress,
-        )
-        del batch  # freed before the collector returns, or its first passes would scan it all
-    run_finish(run, counts, detail={"file": location, "format": file_format})
-    return run_result(run)
+            with bulk_work():
+                try:
+                    batch = parser(data, location=location)
+                except ParseError as exc:
+                    run_finish(run, IngestCounts(), error=str(exc))
+                    return run_result(run)
+                counts = filings_ingest(
+                    batch.filings,
+                    run=run,
+                    source=source,
+                    notify=notify,
+                    rejections=batch.rejected,
+                    progress=on_progress,
+                )
+                del batch  # freed before the collector returns, or it would scan it all
+        except BaseException as exc:
+            run_finish(run, latest, error=f"{type(exc).__name__}: {exc}".strip())
+            raise
+        run_finish(run, counts, detail={"file": location, "format": file_format})
+        return run_result(run)
 
 
 def read_import_file(path: str) -> bytes:

@@ -1,12 +1,12 @@
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from monitoring.health import OK, check_broker, check_database
 
 
 @never_cache
-@require_GET
+@require_safe
 def health(request):
     """Public probe for load balancers: 200 when the database and broker answer, else 503.
 

@@ -98,3 +98,8 @@ def test_the_healthcheck_command_exits_2_when_the_database_is_down(tmp_path):
     )
     assert result.returncode == 2
     assert json.loads(result.stdout)["components"]["database"]["status"] == "down"
+
+
+@pytest.mark.django_db
+def test_the_health_probe_answers_head_for_load_balancers(client):
+    assert client.head("/health/").status_code == 200

@@ -9,6 +9,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+import requests
 from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
@@ -92,3 +93,21 @@ def test_the_ingestion_schedules_are_enabled_now_that_their_tasks_exist():
     run("setup_schedules")
     enabled = set(PeriodicTask.objects.filter(enabled=True).values_list("name", flat=True))
     assert {"sync-congressional-trades", "weekly-full-sync", "update-stock-prices"} <= enabled
+
+
+def test_a_not_modified_index_is_trusted_only_for_windows_its_reading_covered(
+    source_settings, source_server
+):
+    from ingestion.models import HttpValidator
+
+    url = f"{source_server.house_base_url}/financial-pdfs/2026FD.zip"
+    etag = requests.get(url, timeout=5).headers["ETag"]
+    HttpValidator.objects.create(url=url, etag=etag, covered_from=dt.date(2026, 6, 15))
+    narrow = sync.source_sync(
+        source_name="house", start_date=dt.date(2026, 6, 20), end_date=dt.date(2026, 6, 30)
+    )
+    assert narrow["fetched"] == 0  # 304: nothing new since a reading that covered this window
+    wide = sync.source_sync(
+        source_name="house", start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 6, 30)
+    )
+    assert wide["created"] == 11  # the wider window is read in full

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -60,13 +61,16 @@ def test_the_senate_feed_imports_every_record_as_a_trade_or_a_filing_to_review()
     result = import_file(SENATE_FLAT, "senate-watcher")
     assert result["status"] == "succeeded"
     assert result["fetched"] == 8350
-    assert result["created"] == 7887
+    assert result["created"] == 7861
+    # The flat feed lists restated PTRs under their own links: 26 rows repeat a trade already
+    # reported under another link and count as duplicates (the fingerprint rule).
+    assert result["unchanged"] == 26
     assert result["needs_review"] == 463  # paper placeholders: filings, never dropped
     assert result["rejected"] == 0
-    assert result["created"] + result["needs_review"] == result["fetched"]
+    assert result["created"] + result["unchanged"] + result["needs_review"] == result["fetched"]
     assert Filing.objects.count() == 1413
     assert Filing.objects.filter(status=Filing.Status.NEEDS_REVIEW, trade_count=0).count() == 463
-    assert Trade.objects.count() == 7887
+    assert Trade.objects.count() == 7861
 
 
 def test_a_feed_row_becomes_a_trade_with_the_values_the_source_printed():
@@ -90,7 +94,7 @@ def test_importing_the_same_files_twice_creates_nothing_the_second_time():
     first = [import_file(SENATE_FLAT, "senate-watcher"), import_file(HOUSE_FEED, "house-watcher")]
     trades, filings, assets = Trade.objects.count(), Filing.objects.count(), Asset.objects.count()
     second = [import_file(SENATE_FLAT, "senate-watcher"), import_file(HOUSE_FEED, "house-watcher")]
-    assert [r["created"] for r in first] == [7887, 6536]
+    assert [r["created"] for r in first] == [7861, 6535]
     assert [r["created"] for r in second] == [0, 0]
     assert [r["updated"] for r in second] == [0, 0]
     assert [r["unchanged"] for r in second] == [8350, 6536]
@@ -105,7 +109,8 @@ def test_bad_rows_become_rejected_records_with_reasons_and_the_rest_lands():
     result = import_file(HOUSE_FEED, "house-watcher")
     assert result["status"] == "partial"
     assert result["rejected"] == 6
-    assert result["created"] == 6536
+    assert result["created"] == 6535
+    assert result["unchanged"] == 1  # one row repeats a trade of another filing
     reasons = list(RejectedRecord.objects.values_list("reason", flat=True))
     assert sum("before 2012-01-01" in reason for reason in reasons) == 5  # year 1935 defects
     assert sum("in the future" in reason for reason in reasons) == 1  # a 2202 transaction date
@@ -291,3 +296,66 @@ def test_a_trade_knows_its_delay_and_whether_it_was_filed_late():
     )
     assert on_time.disclosure_deadline() == dt.date(2026, 2, 1)
     assert on_time.is_late() is False
+
+
+def _senate_filing(name: str) -> RawFiling:
+    doc_id = PTR_PAGES[name]
+    return parse_ptr_page(
+        (FIXTURES / "senate" / name).read_bytes(),
+        doc_id=doc_id,
+        url=f"https://efdsearch.senate.gov/search/view/ptr/{doc_id}/",
+        location=name,
+    )
+
+
+def _ingest(filings: list[RawFiling], source: str = Filing.Source.SENATE_EFD) -> dict:
+    run = services.run_start(source=source)
+    counts = services.filings_ingest(filings, run=run, source=source, today=TODAY)
+    services.run_finish(run, counts)
+    return services.run_result(run)
+
+
+def test_a_line_inserted_at_the_top_of_a_filing_is_one_new_trade_and_the_rest_keep_their_ids():
+    filing = _senate_filing("ptr-whitehouse-4aa0094d.html")
+    first_two = filing.trades[:2]
+    newcomer = filing.trades[2]
+    filing.trades = first_two
+    _ingest([filing])
+    ids = {t.line_number: t.id for t in Trade.objects.all()}
+    # Read again with a new first line: the old lines move down one.
+    filing.trades = [
+        dataclasses.replace(newcomer, line_number=1),
+        dataclasses.replace(first_two[0], line_number=2),
+        dataclasses.replace(first_two[1], line_number=3),
+    ]
+    result = _ingest([filing])
+    assert (result["created"], result["updated"], result["unchanged"]) == (1, 0, 2)
+    assert set(ids.values()) <= set(Trade.objects.values_list("id", flat=True))
+
+
+def test_an_amendment_keeps_the_original_filing_date_and_a_re_read_original_keeps_its_fix():
+    original = _senate_filing("ptr-boozman-orig-a9754ff5.html")
+    _ingest([original])
+    filed = {t.id: (t.filed_date, t.filed_late) for t in Trade.objects.all()}
+    amendment = _senate_filing("ptr-boozman-amendment1-727b4eb6.html")
+    amendment.filed_date = "11/01/2026"  # months later
+    for trade in amendment.trades:
+        trade.filed_date = ""
+        trade.comment = "corrected by the amendment"
+    result = _ingest([amendment])
+    assert result["updated"] == 18
+    for trade in Trade.objects.all():
+        assert (trade.filed_date, trade.filed_late) == filed[trade.id]
+        assert trade.comment == "corrected by the amendment"
+    original.title += " "  # a new reading of the original (another digest)
+    again = _ingest([original])
+    assert again["updated"] == 0
+    assert set(Trade.objects.values_list("comment", flat=True)) == {"corrected by the amendment"}
+
+
+def test_the_same_trade_under_two_filing_ids_in_one_import_is_stored_once():
+    records = json.loads(HOUSE_FEED.read_bytes())[:1]
+    twin = dict(records[0], filing_id="29999999", source_url="")
+    data = json.dumps([records[0], twin]).encode()
+    result = sync.file_import(data=data, file_format="house-watcher", location="twins.json")
+    assert (result["created"], result["unchanged"]) == (1, 1)

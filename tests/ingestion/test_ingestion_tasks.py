@@ -83,13 +83,15 @@ def test_sync_all_trades_runs_one_task_per_source(source_worker, source_server):
     assert Filing.objects.filter(chamber="senate").exists()
 
 
-def test_a_403_from_senate_efd_is_a_failed_run_that_says_why(source_worker, source_server):
+def test_a_403_from_senate_efd_fails_the_task_and_the_run_says_why(source_worker, source_server):
     source_server.senate.forbid_pages = True
-    result = sync_senate_trades.delay(start_date="2026-06-01", end_date="2026-06-30").get(
-        timeout=120
-    )
-    assert result["status"] == "failed"
-    assert "403" in result["error"] and "SENATE_EFD_FETCHER" in result["error"]
+    async_result = sync_senate_trades.delay(start_date="2026-06-01", end_date="2026-06-30")
+    with pytest.raises(Exception, match="403"):
+        async_result.get(timeout=120)
+    assert TaskResult.objects.get(task_id=async_result.id).status == "FAILURE"
+    run = IngestionRun.objects.get(source=Filing.Source.SENATE_EFD)
+    assert run.status == IngestionRun.Status.FAILED
+    assert "403" in run.error and "SENATE_EFD_FETCHER" in run.error
     assert source_worker.alive()
 
 

@@ -60,8 +60,11 @@ class Command(BaseCommand):
                 self.stderr.write(f"{name}: failed (worth retrying later): {exc}")
                 failed = True
                 continue
+            except sync.SyncFailed as exc:
+                self.stderr.write(str(exc))
+                failed = True
+                continue
             self.summarise(result)
-            failed = failed or result["status"] == "failed"
         if failed:
             raise CommandError("a sync failed; see the messages above")
 
@@ -78,15 +81,18 @@ class Command(BaseCommand):
         except sync.InvalidArguments as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"importing {options['file']} ({options['format']}, {len(data)} bytes)")
-        result = sync.file_import(
-            data=data,
-            file_format=options["format"],
-            location=options["file"],
-            notify=options["notify"],
-            progress=lambda counts: self.stdout.write(
-                f"  {counts.fetched} records read, {counts.created} new trades"
-            ),
-        )
+        try:
+            result = sync.file_import(
+                data=data,
+                file_format=options["format"],
+                location=options["file"],
+                notify=options["notify"],
+                progress=lambda counts: self.stdout.write(
+                    f"  {counts.fetched} records read, {counts.created} new trades"
+                ),
+            )
+        except AlreadyRunning as exc:
+            raise CommandError(f"{exc}; try again when it has finished") from None
         self.summarise(result)
         if result["status"] == "failed":
             raise CommandError(result["error"])

@@ -2,9 +2,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from capitolscope.locks import AlreadyRunning, exclusive
 from ingestion.parsers.legislators import parse_legislators_json, parse_legislators_yaml
 from ingestion.records import ParseError
 from ingestion.services import legislators_load
+from ingestion.sync import ALL_CHAMBER_LOCKS, SYNC_TIME_LIMIT
 
 
 class Command(BaseCommand):
@@ -28,7 +30,12 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: {exc}") from None
         for problem in problems:
             self.stderr.write(f"skipped: {problem}")
-        counts = legislators_load(legislators=legislators)
+        # Merging unresolved politicians must not race an ingestion that is writing trades.
+        try:
+            with exclusive(*ALL_CHAMBER_LOCKS, ttl=SYNC_TIME_LIMIT + 60):
+                counts = legislators_load(legislators=legislators)
+        except AlreadyRunning as exc:
+            raise CommandError(f"{exc}; try again when it has finished") from None
         self.stdout.write(
             f"{len(legislators)} legislators: {counts['created']} created, {counts['updated']} "
             f"updated, {counts['unchanged']} unchanged; {counts['merged']} unresolved "
