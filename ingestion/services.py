@@ -263,6 +263,7 @@ def legislators_load(*, legislators: list[Legislator]) -> dict[str, int]:
             elif any(getattr(politician, name) != value for name, value in values.items()):
                 for name, value in values.items():
                     setattr(politician, name, value)
+                politician.updated_at = timezone.now()  # bulk_update does not apply auto_now
                 to_update.append(politician)
             else:
                 counts["unchanged"] += 1

@@ -359,3 +359,10 @@ def test_the_same_trade_under_two_filing_ids_in_one_import_is_stored_once():
     data = json.dumps([records[0], twin]).encode()
     result = sync.file_import(data=data, file_format="house-watcher", location="twins.json")
     assert (result["created"], result["unchanged"]) == (1, 1)
+
+
+def test_a_comment_that_reads_like_a_null_marker_is_stored_as_text():
+    filing = _senate_filing("ptr-whitehouse-4aa0094d.html")
+    filing.trades[0].comment = "\\N"
+    _ingest([filing])
+    assert Trade.objects.filter(comment="\\N").count() == 1
