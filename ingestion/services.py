@@ -21,6 +21,7 @@ import datetime as dt
 import gc
 import hashlib
 import io
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -518,7 +519,8 @@ def _filings_ingest(filings, *, run, source, today, notify, rejections, progress
     resolver = PoliticianResolver()
     pending_rejections = list(rejections)
     chunks = _chunks(filings, chunk_size)
-    for chunk in chunks:
+    # Rejections ride with the first chunk, even an empty one (a file of only bad records).
+    for chunk in itertools.chain([next(chunks, [])], chunks):
         total.add(
             _ingest_chunk(
                 chunk,
@@ -533,18 +535,6 @@ def _filings_ingest(filings, *, run, source, today, notify, rejections, progress
         pending_rejections = []
         if progress:
             progress(total)
-    if pending_rejections:  # a batch with rejections but no filings
-        total.add(
-            _ingest_chunk(
-                [],
-                run=run,
-                source=source,
-                today=today,
-                notify=notify,
-                resolver=resolver,
-                rejections=pending_rejections,
-            )
-        )
     return total
 
 
