@@ -40,7 +40,7 @@ URL_FORM_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 REJECTED_RECORDS_INLINE_LIMIT = 50
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyPermissions:
     """Rows only the ingestion code writes: operators may look, not add, edit or delete."""
 
     def has_add_permission(self, request, obj=None):
@@ -53,18 +53,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyAdmin(ReadOnlyPermissions, admin.ModelAdmin):
+    pass
+
+
+class ReadOnlyInline(ReadOnlyPermissions, admin.TabularInline):
     extra = 0
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class LateFilingsFilter(admin.BooleanFieldListFilter):
