@@ -299,6 +299,12 @@ STOOQ_API_KEY = env_str("STOOQ_API_KEY")
 # Prices are kept for tickers traded within this many days or watched by a subscription.
 PRICE_TICKER_LOOKBACK_DAYS = env_int("PRICE_TICKER_LOOKBACK_DAYS", 90, minimum=1)
 
+# --- Alerts (alerts/; DESIGN §3, §4) ------------------------------------------------------
+# (settings for subscriptions, matching and delivery go here)
+
+# --- Monitoring and operations (monitoring/; DESIGN §3, §5) -------------------------------
+# (settings for health thresholds, incidents, beat leadership, the API and retention go here)
+
 # --- Logging ------------------------------------------------------------------------------
 
 LOG_LEVEL = env_choice(
