@@ -93,7 +93,7 @@ class Incident(models.Model):
                 name="monitoring_incident_open_idx",
             ),
             # Incident history in the admin, newest first.
-            models.Index(fields=["-opened_at"], name="monitoring_incident_opened_idx"),
+            models.Index(fields=["-opened_at"], name="monitoring_incident_age_idx"),
         ]
 
     def __str__(self) -> str:
@@ -139,9 +139,9 @@ class DeadLetter(models.Model):
         ]
         indexes = [
             # Dead-letter page and metrics: open ones, newest first.
-            models.Index(fields=["status", "-failed_at"], name="monitoring_deadletter_status_idx"),
+            models.Index(fields=["status", "-failed_at"], name="monitoring_dl_status_idx"),
             # Retention: delete resolved dead letters older than a cut-off.
-            models.Index(fields=["failed_at"], name="monitoring_deadletter_age_idx"),
+            models.Index(fields=["failed_at"], name="monitoring_dl_age_idx"),
         ]
 
     def __str__(self) -> str:
