@@ -305,6 +305,19 @@ PRICE_TICKER_LOOKBACK_DAYS = env_int("PRICE_TICKER_LOOKBACK_DAYS", 90, minimum=1
 # --- Monitoring and operations (monitoring/; DESIGN §3, §5) -------------------------------
 # (settings for health thresholds, incidents, beat leadership, the API and retention go here)
 
+# JSON API and /metrics (monitoring/api.py, monitoring/metrics.py).
+# Job triggers allowed per token (or per staff user) and window: N/s, N/m, N/h or N/d.
+API_TRIGGER_RATE = env_str("API_TRIGGER_RATE", "10/m")
+_rate_count, _, _rate_unit = API_TRIGGER_RATE.partition("/")
+if not (_rate_count.isdigit() and int(_rate_count) >= 1 and _rate_unit in {"s", "m", "h", "d"}):
+    raise ImproperlyConfigured(
+        f"API_TRIGGER_RATE={API_TRIGGER_RATE!r} must read N/s, N/m, N/h or N/d (e.g. 10/m)"
+    )
+# Seconds the API and /metrics wait for workers' replies to a control ping or inspect.
+API_CONTROL_TIMEOUT = env_float("API_CONTROL_TIMEOUT", 1.5, minimum=0.1)
+# /metrics counts task results finished within this many hours (capitolscope_tasks_total).
+METRICS_TASK_WINDOW_HOURS = env_int("METRICS_TASK_WINDOW_HOURS", 24, minimum=1)
+
 # --- Logging ------------------------------------------------------------------------------
 
 LOG_LEVEL = env_choice(
