@@ -300,7 +300,10 @@ STOOQ_API_KEY = env_str("STOOQ_API_KEY")
 PRICE_TICKER_LOOKBACK_DAYS = env_int("PRICE_TICKER_LOOKBACK_DAYS", 90, minimum=1)
 
 # --- Alerts (alerts/; DESIGN §3, §4) ------------------------------------------------------
-# (settings for subscriptions, matching and delivery go here)
+
+# Webhooks to private, loopback or link-local addresses are refused unless this is on
+# (tests and single-machine setups posting to a local receiver).
+ALERTS_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERTS_WEBHOOK_ALLOW_PRIVATE", default=False)
 
 # --- Monitoring and operations (monitoring/; DESIGN §3, §5) -------------------------------
 # (settings for health thresholds, incidents, beat leadership, the API and retention go here)
