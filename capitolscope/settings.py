@@ -304,6 +304,8 @@ PRICE_TICKER_LOOKBACK_DAYS = env_int("PRICE_TICKER_LOOKBACK_DAYS", 90, minimum=1
 # Webhooks to private, loopback or link-local addresses are refused unless this is on
 # (tests and single-machine setups posting to a local receiver).
 ALERTS_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERTS_WEBHOOK_ALLOW_PRIVATE", default=False)
+# Subscriptions one user may have (the subscription pages refuse more, saying so).
+ALERTS_MAX_SUBSCRIPTIONS_PER_USER = env_int("ALERTS_MAX_SUBSCRIPTIONS_PER_USER", 50, minimum=1)
 
 # --- Monitoring and operations (monitoring/; DESIGN §3, §5) -------------------------------
 # (settings for health thresholds, incidents, beat leadership, the API and retention go here)
