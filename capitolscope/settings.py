@@ -310,6 +310,38 @@ ALERTS_MAX_SUBSCRIPTIONS_PER_USER = env_int("ALERTS_MAX_SUBSCRIPTIONS_PER_USER",
 # --- Monitoring and operations (monitoring/; DESIGN §3, §5) -------------------------------
 # (settings for health thresholds, incidents, beat leadership, the API and retention go here)
 
+# Health checks (monitoring/health.py). Defaults are the operating limits of the product plan.
+HEALTH_PROBE_TIMEOUT = env_float("HEALTH_PROBE_TIMEOUT", 2.0, minimum=0.1)
+HEALTH_WORKER_DOWN_AFTER = env_int("HEALTH_WORKER_DOWN_AFTER", 300, minimum=1)
+HEALTH_BEAT_STALE_AFTER = env_int("HEALTH_BEAT_STALE_AFTER", 120, minimum=1)
+HEALTH_QUEUE_BACKLOG_MAX = env_int("HEALTH_QUEUE_BACKLOG_MAX", 100, minimum=0)
+HEALTH_FAILURE_RATE_MAX = env_float("HEALTH_FAILURE_RATE_MAX", 10.0, minimum=0)
+HEALTH_FAILURE_RATE_MIN_SAMPLE = env_int("HEALTH_FAILURE_RATE_MIN_SAMPLE", 20, minimum=1)
+HEALTH_MEMORY_MAX_PERCENT = env_float("HEALTH_MEMORY_MAX_PERCENT", 80.0, minimum=0)
+HEALTH_DISK_FREE_MIN_PERCENT = env_float("HEALTH_DISK_FREE_MIN_PERCENT", 10.0, minimum=0)
+HEALTH_SCHEDULE_GRACE = env_int("HEALTH_SCHEDULE_GRACE", 300, minimum=0)
+
+# Operator alerts for incidents (monitoring/incidents.py): email and an optional webhook.
+# Empty means the ADMINS addresses.
+OPS_ALERT_EMAILS = env_list("OPS_ALERT_EMAILS") or [address for _name, address in ADMINS]
+OPS_ALERT_WEBHOOK_URL = env_str("OPS_ALERT_WEBHOOK_URL")
+OPS_ALERT_TIMEOUT = env_float("OPS_ALERT_TIMEOUT", 10.0, minimum=0.1)
+# An open incident no health check has seen for this long is resolved by daily maintenance.
+INCIDENT_STALE_AFTER_HOURS = env_int("INCIDENT_STALE_AFTER_HOURS", 24, minimum=1)
+
+# Single beat (capitolscope/beat.py): a Redis lock the leader renews on every tick.
+BEAT_LEADER_LOCK_TTL = env_int("BEAT_LEADER_LOCK_TTL", 20, minimum=2)
+BEAT_HEARTBEAT_INTERVAL = env_int("BEAT_HEARTBEAT_INTERVAL", 5, minimum=1)
+
+# Retention (monitoring/maintenance.py); task results use TASK_RESULT_RETENTION_DAYS.
+NOTIFICATION_RETENTION_DAYS = env_int("NOTIFICATION_RETENTION_DAYS", 90, minimum=1)
+INGESTION_RETENTION_DAYS = env_int("INGESTION_RETENTION_DAYS", 180, minimum=1)
+INCIDENT_RETENTION_DAYS = env_int("INCIDENT_RETENTION_DAYS", 180, minimum=1)
+DEADLETTER_RETENTION_DAYS = env_int("DEADLETTER_RETENTION_DAYS", 90, minimum=1)
+HEARTBEAT_RETENTION_DAYS = env_int("HEARTBEAT_RETENTION_DAYS", 7, minimum=1)
+CLEANUP_BATCH_SIZE = env_int("CLEANUP_BATCH_SIZE", 5000, minimum=1)
+CLEANUP_BATCH_PAUSE = env_float("CLEANUP_BATCH_PAUSE", 0.05, minimum=0)
+
 # JSON API and /metrics (monitoring/api.py, monitoring/metrics.py).
 # Job triggers allowed per token (or per staff user) and window: N/s, N/m, N/h or N/d.
 API_TRIGGER_RATE = env_str("API_TRIGGER_RATE", "10/m")

@@ -1,24 +1,70 @@
 """Health checks: each one answers within a bounded time and never raises.
 
-A check returns a ``CheckResult``; ``system_health`` runs a set of them and reports the worst
-status. Later checks (workers, beat, queues, schedules, disk, memory) plug into the same shape.
+A check returns a ``CheckResult`` (name, status ok/degraded/unhealthy, message, value,
+duration) with the ``problems`` it found; each problem (kind + subject, e.g. a queue backlog on
+``default``) is what ``monitoring.incidents`` opens one incident for. ``system_health`` runs
+the checks and reports the worst status; ``exit_code_for`` maps it to 0/1/2.
+
+Broker and worker calls run under a deadline (``monitoring.queues.call_with_deadline``), so a
+Redis that accepts connections and never answers, or a hung worker, costs at most the timeout.
+
+Which status a finding gets:
+- unhealthy: the database or the broker does not answer, a queue has had no consumer for
+  longer than ``HEALTH_WORKER_DOWN_AFTER``, beat's heartbeat is older than
+  ``HEALTH_BEAT_STALE_AFTER`` (or absent while schedules are enabled);
+- degraded: a backlog over ``HEALTH_QUEUE_BACKLOG_MAX``, a failure rate over
+  ``HEALTH_FAILURE_RATE_MAX`` % in the last hour (with at least
+  ``HEALTH_FAILURE_RATE_MIN_SAMPLE`` finished tasks), a missed schedule, memory over
+  ``HEALTH_MEMORY_MAX_PERCENT`` %, disk free under ``HEALTH_DISK_FREE_MIN_PERCENT`` %, and a
+  queue whose consumer was not seen just now but within the down limit.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from monitoring.queues import (
+    WorkerPing,
+    broker_url,
+    call_with_deadline,
+    queue_depths,
+    queue_names,
+    workers_ping,
+)
+
+logger = logging.getLogger(__name__)
+
 OK = "ok"
 DEGRADED = "degraded"
-DOWN = "down"
-_SEVERITY = {OK: 0, DEGRADED: 1, DOWN: 2}
+UNHEALTHY = "unhealthy"
+DOWN = UNHEALTHY  # the name the first version used
+_SEVERITY = {OK: 0, DEGRADED: 1, UNHEALTHY: 2}
+
+WORKERS_HEARTBEAT = "workers"
+BEAT_HEARTBEAT = "beat"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, identified by (kind, subject): one incident each."""
+
+    kind: str  # an Incident.Kind value
+    subject: str
+    status: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -26,31 +72,78 @@ class CheckResult:
     name: str
     status: str
     duration_ms: float
-    detail: str = ""
+    message: str = ""
+    value: object = None
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+    # False when the check could not judge (e.g. the broker did not answer for queue depths):
+    # its open incidents are then neither confirmed nor resolved.
+    conclusive: bool = True
+
+    @property
+    def detail(self) -> str:  # the first version's name for ``message``
+        return self.message
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "name": self.name,
+            "status": self.status,
+            "message": self.message,
+            "value": self.value,
+            "duration_ms": self.duration_ms,
+            "problems": [problem.as_dict() for problem in self.problems],
+            "conclusive": self.conclusive,
+        }
 
 
-def _timed(name: str, probe: Callable[[], str]) -> CheckResult:
+@dataclass
+class Finding:
+    """What a probe returns: the result without its name and timing."""
+
+    status: str
+    message: str
+    value: object = None
+    problems: list[Problem] = field(default_factory=list)
+    conclusive: bool = True
+
+
+def _worst(statuses) -> str:
+    return max(statuses, key=_SEVERITY.__getitem__, default=OK)
+
+
+def _timed(
+    name: str, probe: Callable[[], Finding | str], *, kind: str | None = None
+) -> CheckResult:
+    """Run ``probe``; an exception is an unhealthy result (a problem of ``kind`` if given)."""
     started = time.perf_counter()
     try:
-        detail = probe()
-        status = OK
+        finding = probe()
+        if isinstance(finding, str):
+            finding = Finding(OK, finding)
     except Exception as exc:  # a check reports failure; it never raises
-        detail = _one_line(exc)
-        status = DOWN
+        message = _one_line(exc)
+        problems = [Problem(kind, "", UNHEALTHY, f"{name}: {message}")] if kind else []
+        finding = Finding(UNHEALTHY, message, problems=problems, conclusive=bool(kind))
     return CheckResult(
         name=name,
-        status=status,
+        status=finding.status,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        detail=detail,
+        message=finding.message,
+        value=finding.value,
+        problems=tuple(finding.problems),
+        conclusive=finding.conclusive,
     )
 
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _seconds(delta: timedelta) -> float:
+    return round(delta.total_seconds(), 1)
+
+
+# --- database and broker --------------------------------------------------------------------
 
 
 def check_database() -> CheckResult:
@@ -60,14 +153,14 @@ def check_database() -> CheckResult:
             cursor.fetchone()
         return connection.vendor
 
-    return _timed("database", probe)
+    return _timed("database", probe, kind="database")
 
 
 def check_broker(*, broker_url: str | None = None, timeout: float = 3.0) -> CheckResult:
     """A round trip to the broker (Redis PING), bounded by ``timeout`` seconds."""
     url = broker_url or broker_url_in_use()
 
-    def probe() -> str:
+    def round_trip() -> str:
         scheme = urlsplit(url).scheme
         if scheme in {"redis", "rediss", "unix"}:
             import redis
@@ -86,24 +179,428 @@ def check_broker(*, broker_url: str | None = None, timeout: float = 3.0) -> Chec
             conn.ensure_connection(max_retries=1, timeout=timeout)
         return scheme
 
-    return _timed("broker", probe)
+    def probe() -> str:
+        return call_with_deadline(round_trip, timeout=timeout + 0.5, what="the broker")
+
+    return _timed("broker", probe, kind="broker")
 
 
 def broker_url_in_use() -> str:
-    from capitolscope.celery import app
-
-    return app.conf.broker_url or settings.CELERY_BROKER_URL
+    return broker_url()
 
 
-def system_health(checks: list[Callable[[], CheckResult]] | None = None) -> dict:
-    """Run the checks and report each component and the overall (worst) status."""
-    results = [check() for check in (checks or [check_database, check_broker])]
-    worst = max((result.status for result in results), key=_SEVERITY.__getitem__, default=OK)
+# --- workers --------------------------------------------------------------------------------
+
+
+def workers_seen_record(*, ping: WorkerPing, now: datetime | None = None):
+    """Remember when each worker and each queue's consumer was last seen (one Heartbeat row).
+
+    "Down" is then "not seen for longer than the limit", not "missed one ping". The row's
+    ``started_at`` is when monitoring first looked: a queue never consumed counts from there.
+    """
+    from monitoring.models import Heartbeat
+
+    now = now or timezone.now()
+    row, _ = Heartbeat.objects.get_or_create(
+        name=WORKERS_HEARTBEAT, defaults={"started_at": now, "seen_at": now}
+    )
+    details = dict(row.details or {})
+    workers = dict(details.get("workers") or {})
+    queues = dict(details.get("queues") or {})
+    for hostname in ping.hostnames:
+        workers[hostname] = now.isoformat()
+    for queue, consumers in ping.consumers().items():
+        if consumers:
+            queues[queue] = now.isoformat()
+    row.details = {"workers": workers, "queues": queues}
+    if ping.hostnames:
+        row.seen_at = now
+    row.save(update_fields=["details", "seen_at"])
+    return row
+
+
+def check_workers(*, timeout: float | None = None, now: datetime | None = None) -> CheckResult:
+    """Workers answer a control ping, and every configured queue has a consumer.
+
+    A queue with no consumer now is degraded; once no consumer has been seen for longer than
+    ``HEALTH_WORKER_DOWN_AFTER`` seconds (counted from the first check when never seen), it
+    is unhealthy and a ``workers`` problem for that queue.
+    """
+    timeout = timeout if timeout is not None else settings.HEALTH_PROBE_TIMEOUT
+    down_after = timedelta(seconds=settings.HEALTH_WORKER_DOWN_AFTER)
+
+    def probe() -> Finding:
+        checked_at = now or timezone.now()
+        asked = ""
+        try:
+            ping = workers_ping(timeout=timeout)
+        except Exception as exc:  # broker down or hung: judge from what was seen before
+            ping = WorkerPing()
+            asked = f"could not ask the workers ({_one_line(exc)}); "
+        row = workers_seen_record(ping=ping, now=checked_at)
+        first_look = row.started_at or checked_at
+        last_seen = row.details.get("queues", {})
+        consumers = ping.consumers()
+        problems: list[Problem] = []
+        statuses = [OK]
+        notes = []
+        for queue in queue_names():
+            if consumers.get(queue):
+                continue
+            seen = last_seen.get(queue)
+            since = datetime.fromisoformat(seen) if seen else first_look
+            silent = checked_at - since
+            when = f"last seen {_seconds(silent):g} s ago" if seen else "never seen"
+            if silent > down_after:
+                statuses.append(UNHEALTHY)
+                message = (
+                    f"no worker consumes queue {queue} ({when}; down after "
+                    f"{settings.HEALTH_WORKER_DOWN_AFTER} s)"
+                )
+                problems.append(Problem("workers", queue, UNHEALTHY, message))
+            else:
+                statuses.append(DEGRADED)
+                message = f"no worker answered for queue {queue} just now ({when})"
+            notes.append(message)
+        value = {"workers": ping.hostnames, "consumers": consumers}
+        alive = f"{len(ping.hostnames)} worker(s) answered"
+        return Finding(_worst(statuses), asked + "; ".join([alive, *notes]), value, problems)
+
+    return _timed("workers", probe)
+
+
+# --- beat -----------------------------------------------------------------------------------
+
+
+def beat_heartbeat_age(*, now: datetime | None = None) -> float | None:
+    """Seconds since the leading beat last wrote its heartbeat; None if it never did."""
+    from monitoring.models import Heartbeat
+
+    row = Heartbeat.objects.filter(name=BEAT_HEARTBEAT).first()
+    return None if row is None else row.age_seconds(now=now)
+
+
+def _enabled_schedules_exist() -> bool:
+    from django_celery_beat.models import PeriodicTask
+
+    return PeriodicTask.objects.filter(enabled=True).exists()
+
+
+def check_beat(*, now: datetime | None = None) -> CheckResult:
+    """The leading beat's heartbeat is younger than ``HEALTH_BEAT_STALE_AFTER`` seconds.
+
+    No heartbeat at all is fine only while no schedule is enabled (beat would send nothing).
+    """
+    from monitoring.models import Heartbeat
+
+    limit = settings.HEALTH_BEAT_STALE_AFTER
+
+    def probe() -> Finding:
+        row = Heartbeat.objects.filter(name=BEAT_HEARTBEAT).first()
+        if row is None:
+            if not _enabled_schedules_exist():
+                return Finding(OK, "no beat heartbeat yet, and no schedule is enabled")
+            message = (
+                "beat has never reported a heartbeat while schedules are enabled: is beat "
+                "running with capitolscope.beat:DatabaseScheduler?"
+            )
+            return Finding(UNHEALTHY, message, None, [Problem("beat", "", UNHEALTHY, message)])
+        age = row.age_seconds(now=now)
+        leader = f"{row.hostname or '?'} pid {row.pid or '?'}"
+        if age > limit:
+            message = f"beat heartbeat is {age:.0f} s old (limit {limit} s; last leader {leader})"
+            return Finding(
+                UNHEALTHY, message, round(age, 1), [Problem("beat", "", UNHEALTHY, message)]
+            )
+        return Finding(OK, f"beat leader {leader}, heartbeat {age:.0f} s ago", round(age, 1))
+
+    return _timed("beat", probe)
+
+
+# --- queues ---------------------------------------------------------------------------------
+
+
+def check_queues(*, timeout: float | None = None) -> CheckResult:
+    """Messages waiting per queue; over ``HEALTH_QUEUE_BACKLOG_MAX`` is a backlog problem."""
+    timeout = timeout if timeout is not None else settings.HEALTH_PROBE_TIMEOUT
+    limit = settings.HEALTH_QUEUE_BACKLOG_MAX
+
+    def probe() -> Finding:
+        try:
+            depths = queue_depths(timeout=timeout)
+        except Exception as exc:  # the broker check reports the broker itself
+            return Finding(DEGRADED, f"queue depths unknown: {_one_line(exc)}", conclusive=False)
+        problems = [
+            Problem(
+                "queue_backlog",
+                queue,
+                DEGRADED,
+                f"{depth} tasks waiting in queue {queue} (limit {limit})",
+            )
+            for queue, depth in depths.items()
+            if depth > limit
+        ]
+        summary = ", ".join(f"{queue} {depth}" for queue, depth in depths.items())
+        status = DEGRADED if problems else OK
+        return Finding(status, f"waiting: {summary}", depths, problems)
+
+    return _timed("queues", probe)
+
+
+# --- failure rate ---------------------------------------------------------------------------
+
+FINISHED_STATES = ("SUCCESS", "FAILURE")
+
+
+def failure_rate(*, since: datetime) -> tuple[int, int]:
+    """(failed, finished) task results whose run ended after ``since``."""
+    from django.db.models import Count, Q
+    from django_celery_results.models import TaskResult
+
+    counts = TaskResult.objects.filter(date_done__gte=since, status__in=FINISHED_STATES).aggregate(
+        finished=Count("id"), failed=Count("id", filter=Q(status="FAILURE"))
+    )
+    return counts["failed"], counts["finished"]
+
+
+def check_failure_rate(*, now: datetime | None = None) -> CheckResult:
+    """Failed / finished tasks over the last hour, judged once the sample is large enough."""
+    limit = settings.HEALTH_FAILURE_RATE_MAX
+    minimum = settings.HEALTH_FAILURE_RATE_MIN_SAMPLE
+
+    def probe() -> Finding:
+        since = (now or timezone.now()) - timedelta(hours=1)
+        failed, finished = failure_rate(since=since)
+        rate = round(100.0 * failed / finished, 1) if finished else 0.0
+        value = {"failed": failed, "finished": finished, "percent": rate}
+        text = f"{failed} of {finished} tasks failed in the last hour ({rate:g} %)"
+        if finished < minimum:
+            return Finding(OK, f"{text}; too few to judge (minimum {minimum})", value)
+        if rate > limit:
+            message = f"{text}, over the {limit:g} % limit"
+            return Finding(
+                DEGRADED, message, value, [Problem("failure_rate", "", DEGRADED, message)]
+            )
+        return Finding(OK, text, value)
+
+    return _timed("failure_rate", probe)
+
+
+# --- schedules ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MissedSchedule:
+    name: str
+    task: str
+    expected_at: datetime
+    late_seconds: float
+
+
+def schedule_expected_run(row, *, now: datetime) -> datetime | None:
+    """When beat should have sent ``row`` next, counted as beat counts it; None to skip it.
+
+    The base is ``last_run_at``, or — for a schedule that never ran since it was created or
+    re-enabled (disabling clears ``last_run_at``) — ``date_changed``, exactly as
+    django-celery-beat does. Interval and crontab schedules only; one-off, expired and
+    not-yet-started schedules are skipped.
+    """
+    if not row.enabled or not (row.interval_id or row.crontab_id):
+        return None
+    if row.one_off or (row.expires and row.expires <= now):
+        return None
+    if row.start_time and row.start_time > now:
+        return None
+    base = row.last_run_at or row.date_changed
+    if base is None:
+        return None
+    schedule = row.schedule
+    # remaining_estimate() measures from the real clock; turn it into an absolute time.
+    remaining = schedule.remaining_estimate(base)
+    return timezone.now() + remaining
+
+
+def schedules_missed(
+    *, now: datetime | None = None, grace: int | None = None
+) -> list[MissedSchedule]:
+    """Enabled schedules whose expected run is more than ``grace`` seconds in the past."""
+    from django_celery_beat.models import PeriodicTask
+
+    now = now or timezone.now()
+    grace_delta = timedelta(seconds=settings.HEALTH_SCHEDULE_GRACE if grace is None else grace)
+    missed = []
+    rows = PeriodicTask.objects.filter(enabled=True).select_related("interval", "crontab")
+    for row in rows.order_by("name"):
+        try:
+            expected = schedule_expected_run(row, now=now)
+        except Exception:  # an invalid crontab: the admin refuses these; skip, never crash
+            logger.warning("cannot compute the next run of schedule %s", row.name, exc_info=True)
+            continue
+        if expected is not None and now - expected > grace_delta:
+            missed.append(MissedSchedule(row.name, row.task, expected, _seconds(now - expected)))
+    return missed
+
+
+def check_schedules(*, now: datetime | None = None) -> CheckResult:
+    """Enabled schedules that beat did not send by their expected time plus the grace.
+
+    While beat itself is down (stale heartbeat) they are reported together in one line and
+    no per-schedule problem is raised: the beat incident says it all.
+    """
+
+    def probe() -> Finding:
+        missed = schedules_missed(now=now)
+        value = [item.name for item in missed]
+        if not missed:
+            return Finding(OK, "every enabled schedule ran on time", value)
+        age = beat_heartbeat_age(now=now)
+        if age is None or age > settings.HEALTH_BEAT_STALE_AFTER:
+            return Finding(
+                DEGRADED,
+                f"{len(missed)} schedule(s) overdue while beat is down",
+                value,
+                conclusive=False,
+            )
+        problems = [
+            Problem(
+                "missed_schedule",
+                item.name,
+                DEGRADED,
+                f"schedule {item.name} ({item.task}) is {item.late_seconds:.0f} s past its "
+                f"expected run at {item.expected_at:%Y-%m-%d %H:%M:%S} UTC",
+            )
+            for item in missed
+        ]
+        return Finding(
+            DEGRADED, "; ".join(problem.message for problem in problems), value, problems
+        )
+
+    return _timed("schedules", probe)
+
+
+# --- host -----------------------------------------------------------------------------------
+
+
+def check_disk(*, path=None) -> CheckResult:
+    """Free space where the data lives (``VAR_DIR``)."""
+    limit = settings.HEALTH_DISK_FREE_MIN_PERCENT
+
+    def probe() -> Finding:
+        where = str(path or settings.VAR_DIR)
+        usage = shutil.disk_usage(where)
+        free = round(100.0 * usage.free / usage.total, 1) if usage.total else 0.0
+        text = f"{free:g} % free on {where} ({usage.free // 2**20} MiB)"
+        if free < limit:
+            message = f"{text}, under the {limit:g} % limit"
+            return Finding(DEGRADED, message, free, [Problem("disk", "", DEGRADED, message)])
+        return Finding(OK, text, free)
+
+    return _timed("disk", probe)
+
+
+def check_memory(*, percent: float | None = None) -> CheckResult:
+    """Memory in use on the host that runs the check."""
+    limit = settings.HEALTH_MEMORY_MAX_PERCENT
+
+    def probe() -> Finding:
+        import psutil
+
+        used = percent if percent is not None else psutil.virtual_memory().percent
+        text = f"{used:g} % of memory in use"
+        if used > limit:
+            message = f"{text}, over the {limit:g} % limit"
+            return Finding(DEGRADED, message, used, [Problem("memory", "", DEGRADED, message)])
+        return Finding(OK, text, used)
+
+    return _timed("memory", probe)
+
+
+# --- all together ---------------------------------------------------------------------------
+
+
+def default_checks(*, timeout: float | None = None) -> dict[str, Callable[[], CheckResult]]:
+    """Every check by name, in report order; each bounded by ``timeout`` where it waits."""
+    timeout = timeout if timeout is not None else settings.HEALTH_PROBE_TIMEOUT
+    return {
+        "database": check_database,
+        "broker": lambda: check_broker(timeout=timeout),
+        "workers": lambda: check_workers(timeout=timeout),
+        "beat": check_beat,
+        "queues": lambda: check_queues(timeout=timeout),
+        "failure_rate": check_failure_rate,
+        "schedules": check_schedules,
+        "disk": check_disk,
+        "memory": check_memory,
+    }
+
+
+CHECK_NAMES = tuple(default_checks(timeout=1.0))
+
+
+def system_health(
+    checks: list[Callable[[], CheckResult]] | None = None,
+    *,
+    timeout: float | None = None,
+    only: list[str] | None = None,
+) -> dict:
+    """Run the checks and report each component and the overall (worst) status.
+
+    ``only`` names a subset of ``CHECK_NAMES``; ``checks`` replaces them with callables.
+    When the database is down, the checks that read it are left out (the database problem
+    says it all).
+    """
+    if checks is None:
+        available = default_checks(timeout=timeout)
+        unknown = set(only or []) - set(available)
+        if unknown:
+            raise ValueError(
+                f"unknown health check(s): {', '.join(sorted(unknown))}; "
+                f"choose from {', '.join(available)}"
+            )
+        named = [(name, probe) for name, probe in available.items() if not only or name in only]
+    else:
+        named = [("", probe) for probe in checks]
+    results = []
+    database_down = False
+    for name, check in named:
+        if database_down and name in NEEDS_DATABASE:
+            continue
+        result = check()
+        results.append(result)
+        if result.name == "database" and result.status != OK:
+            database_down = True
+    worst = _worst(result.status for result in results)
     return {
         "status": worst,
         "checked_at": timezone.now().isoformat(),
         "components": {result.name: result.as_dict() for result in results},
     }
+
+
+NEEDS_DATABASE = frozenset({"workers", "beat", "failure_rate", "schedules"})
+
+# The incident kinds each check decides: a conclusive check that found no problem of its
+# kind resolves the open incidents of that kind.
+CHECK_KINDS = {
+    "database": "database",
+    "broker": "broker",
+    "workers": "workers",
+    "beat": "beat",
+    "queues": "queue_backlog",
+    "failure_rate": "failure_rate",
+    "schedules": "missed_schedule",
+    "disk": "disk",
+    "memory": "memory",
+}
+
+
+def health_problems(report: dict) -> list[Problem]:
+    """Every problem in a ``system_health`` report, for ``monitoring.incidents``."""
+    return [
+        Problem(**problem)
+        for component in report["components"].values()
+        for problem in component.get("problems", [])
+    ]
 
 
 def exit_code_for(status: str) -> int:
