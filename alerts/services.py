@@ -7,22 +7,31 @@ admin, commands and benchmarks all go through the same validation and keep the c
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
+import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from alerts.models import (
     CHAMBERS,
     OWNERS,
     PARTIES,
     TRANSACTION_TYPES,
+    Delivery,
+    Notification,
     Subscription,
     SubscriptionTicker,
     new_signing_secret,
 )
-from ingestion.models import Politician
+from ingestion.models import Asset, Politician, Trade
 
 _UNSET: Any = object()
 TICKER_MAX_LENGTH = 12
@@ -328,3 +337,266 @@ def subscription_rotate_secret(*, subscription: Subscription) -> str:
     subscription.signing_secret = new_signing_secret()
     subscription.save(update_fields=["signing_secret", "updated_at"])
     return subscription.signing_secret
+
+
+# --- Matching (the outbox of unmatched trades -> notifications -> instant deliveries) ------
+
+
+@dataclass
+class MatchResult:
+    """What one matching batch did."""
+
+    trades: int = 0  # trades claimed from the outbox
+    notifications: int = 0  # notifications created (existing pairs are skipped)
+    delivery_ids: list[int] = dataclasses.field(
+        default_factory=list
+    )  # instant deliveries to enqueue
+
+
+def _ids_sql(column: str, ids: Sequence[int]) -> tuple[str, list]:
+    """``column IN (ids)`` as one parameter on either database (no per-id placeholders)."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(list(ids))]  # noqa: S608
+
+
+def _predicates(s: str, bt: str) -> str:
+    """The cheap filters of subscription (or filter signature) ``s`` against batch trade ``bt``.
+
+    A mask of 0 means any; otherwise the trade value's bit must be in it. ``min_amount`` is
+    written ``-1`` in signatures (none) and NULL on subscriptions (none).
+    """
+    return f"""
+        ({s}.chambers = 0 OR ({s}.chambers & {bt}.chamber_bit) <> 0)
+        AND ({s}.parties = 0 OR ({s}.parties & {bt}.party_bit) <> 0)
+        AND ({s}.transaction_types = 0 OR ({s}.transaction_types & {bt}.type_bit) <> 0)
+        AND ({s}.owners = 0 OR ({s}.owners & {bt}.owner_bit) <> 0)
+        AND ({s}.min_amount IS NULL OR {s}.min_amount < 0 OR {bt}.amount_top >= {s}.min_amount)
+        AND (NOT {s}.late_only OR {bt}.filed_late)
+    """
+
+
+def _match_sql(ids_clause: str) -> str:
+    """INSERT of every (active subscription, batch trade) pair that matches.
+
+    Three disjoint candidate sets, each found through an index and then filtered by the
+    cheap predicates:
+    A. subscriptions with a politician filter: the politician table joined on the trade's
+       politician (plus the ticker filter, if they have one, by an indexed EXISTS);
+    B. subscriptions with a ticker filter and no politician filter: the ticker table joined on
+       the trade's ticker;
+    C. "broad" subscriptions with neither: evaluated once per distinct filter signature
+       (identical masks, amount and late flag match identically), then joined back to the
+       subscriptions carrying that signature — tens of signatures instead of tens of thousands
+       of subscriptions against every trade.
+    Existing pairs are skipped by the unique constraint, so re-matching never duplicates.
+    """
+    sub = Subscription._meta.db_table
+    sub_pol = Subscription.politicians.through._meta.db_table
+    sub_tick = SubscriptionTicker._meta.db_table
+    notification = Notification._meta.db_table
+    broad = "s.active AND NOT s.has_politician_filter AND NOT s.has_ticker_filter"
+    # The CTEs sit inside the INSERT (both databases accept it) so that SQLite's driver
+    # recognises the statement as an INSERT and reports its row count.
+    return f"""
+    INSERT INTO {notification} (subscription_id, trade_id, created_at)
+    WITH bt AS (
+        SELECT t.id AS trade_id, t.politician_id, a.ticker,
+               {CHAMBERS.sql_bit("t.chamber")} AS chamber_bit,
+               {PARTIES.sql_bit("p.party")} AS party_bit,
+               {TRANSACTION_TYPES.sql_bit("t.transaction_type")} AS type_bit,
+               {OWNERS.sql_bit("t.owner")} AS owner_bit,
+               COALESCE(t.amount_max, t.amount_min) AS amount_top,
+               t.filed_late
+        FROM {Trade._meta.db_table} t
+        JOIN {Asset._meta.db_table} a ON a.id = t.asset_id
+        JOIN {Politician._meta.db_table} p ON p.id = t.politician_id
+        WHERE {ids_clause}
+    ),
+    signatures AS (
+        SELECT DISTINCT s.chambers, s.parties, s.transaction_types, s.owners, s.late_only,
+               COALESCE(s.min_amount, -1) AS min_amount
+        FROM {sub} s WHERE {broad}
+    ),
+    signature_matches AS (
+        SELECT g.chambers, g.parties, g.transaction_types, g.owners, g.late_only, g.min_amount,
+               bt.trade_id
+        FROM signatures g CROSS JOIN bt
+        WHERE {_predicates("g", "bt")}
+    ),
+    matches AS (
+        SELECT s.id AS subscription_id, bt.trade_id
+        FROM bt
+        JOIN {sub_pol} sp ON sp.politician_id = bt.politician_id
+        JOIN {sub} s ON s.id = sp.subscription_id
+        WHERE s.active AND {_predicates("s", "bt")}
+          AND (NOT s.has_ticker_filter OR EXISTS (
+                SELECT 1 FROM {sub_tick} st
+                WHERE st.subscription_id = s.id AND st.ticker = bt.ticker))
+        UNION ALL
+        SELECT s.id, bt.trade_id
+        FROM bt
+        JOIN {sub_tick} st ON st.ticker = bt.ticker
+        JOIN {sub} s ON s.id = st.subscription_id
+        WHERE s.active AND NOT s.has_politician_filter AND {_predicates("s", "bt")}
+        UNION ALL
+        SELECT s.id, m.trade_id
+        FROM signature_matches m
+        JOIN {sub} s
+          ON s.chambers = m.chambers AND s.parties = m.parties
+         AND s.transaction_types = m.transaction_types AND s.owners = m.owners
+         AND s.late_only = m.late_only AND COALESCE(s.min_amount, -1) = m.min_amount
+        WHERE {broad}
+    )
+    SELECT subscription_id, trade_id, %s FROM matches WHERE 1 = 1
+    ON CONFLICT (subscription_id, trade_id) DO NOTHING
+    """  # noqa: S608
+
+
+def _claim_trades(*, limit: int, now: dt.datetime) -> list[int]:
+    """Claim up to ``limit`` unmatched trades (inside the caller's transaction).
+
+    PostgreSQL: the ids are locked ``FOR UPDATE SKIP LOCKED``, so concurrent matchers take
+    different trades instead of waiting on each other. SQLite: the IMMEDIATE transaction
+    already serialises writers. The conditional UPDATE (``matched_at IS NULL``) is the claim:
+    if the transaction rolls back (a crash), the trades are unclaimed again.
+    """
+    ids = list(
+        Trade.objects.filter(matched_at__isnull=True)
+        .order_by("id")
+        .select_for_update(skip_locked=True)
+        .values_list("id", flat=True)[:limit]
+    )
+    if not ids:
+        return []
+    claimed = Trade.objects.filter(id__in=ids, matched_at__isnull=True).update(matched_at=now)
+    if claimed != len(ids):  # cannot happen under the lock; refuse to guess which ones
+        raise RuntimeError(f"claimed {claimed} of {len(ids)} locked trades")
+    return ids
+
+
+def _create_instant_deliveries(
+    *, cursor, trade_ids: Sequence[int] | None, batch: str, now: dt.datetime
+) -> list[int]:
+    """One pending delivery per instant subscription with undelivered notifications (of
+    ``trade_ids``, or of any trade when None), and attach those notifications to it."""
+    sub = Subscription._meta.db_table
+    notification = Notification._meta.db_table
+    delivery = Delivery._meta.db_table
+    if trade_ids is None:
+        trade_clause, trade_params = "1 = 1", []
+    else:
+        trade_clause, trade_params = _ids_sql("n.trade_id", trade_ids)
+    cursor.execute(
+        f"""
+        INSERT INTO {delivery} (subscription_id, channel, kind, status, attempts, last_error,
+                                batch, digest_date, created_at, next_attempt_at)
+        SELECT s.id, s.channel, %s, %s, 0, '', %s, NULL, %s, %s
+        FROM {sub} s
+        WHERE s.mode = %s AND s.active AND s.id IN (
+            SELECT n.subscription_id FROM {notification} n
+            WHERE n.delivery_id IS NULL AND {trade_clause})
+        """,  # noqa: S608
+        [Delivery.Kind.INSTANT, Delivery.Status.PENDING, batch, now, now,
+         Subscription.Mode.INSTANT, *trade_params],
+    )  # fmt: skip
+    if not cursor.rowcount:
+        return []
+    plain_clause = trade_clause.replace("n.trade_id", "trade_id")
+    cursor.execute(
+        f"""
+        UPDATE {notification} SET delivery_id = (
+            SELECT d.id FROM {delivery} d
+            WHERE d.batch = %s AND d.subscription_id = {notification}.subscription_id)
+        WHERE delivery_id IS NULL AND {plain_clause}
+          AND subscription_id IN (SELECT d.subscription_id FROM {delivery} d WHERE d.batch = %s)
+        """,  # noqa: S608
+        [batch, *trade_params, batch],
+    )
+    return list(Delivery.objects.filter(batch=batch).order_by("id").values_list("id", flat=True))
+
+
+def trades_match(*, limit: int | None = None) -> MatchResult:
+    """Match one batch of unmatched trades against every active subscription.
+
+    In one transaction: claim up to ``limit`` (default ``ALERTS_MATCH_BATCH_SIZE``) trades from
+    the outbox (``Trade.matched_at IS NULL``), insert a notification for every matching
+    (subscription, trade) pair in one set-based statement, and create one pending delivery per
+    instant subscription that got notifications (all its trades of the batch in one message).
+    Digest subscriptions' notifications wait for ``digests_create``. Returns what was done;
+    the caller enqueues ``delivery_ids`` (they exist once this function has returned, i.e.
+    after the commit). A batch that fails rolls back entirely, claim included.
+    """
+    limit = limit or settings.ALERTS_MATCH_BATCH_SIZE
+    now = timezone.now()
+    batch = uuid.uuid4().hex
+    with transaction.atomic():
+        trade_ids = _claim_trades(limit=limit, now=now)
+        if not trade_ids:
+            return MatchResult()
+        ids_clause, ids_params = _ids_sql("t.id", trade_ids)
+        with connection.cursor() as cursor:
+            cursor.execute(_match_sql(ids_clause), [*ids_params, now])
+            created = max(cursor.rowcount, 0)
+            delivery_ids = (
+                _create_instant_deliveries(cursor=cursor, trade_ids=trade_ids, batch=batch, now=now)
+                if created
+                else []
+            )
+    return MatchResult(trades=len(trade_ids), notifications=created, delivery_ids=delivery_ids)
+
+
+def notifications_create_deliveries() -> list[int]:
+    """Give every undelivered notification of an active instant subscription a delivery
+    (the sweep: notifications left without one, e.g. after a switch from digest to instant).
+    Returns the new deliveries' ids, to enqueue."""
+    batch = uuid.uuid4().hex
+    with transaction.atomic(), connection.cursor() as cursor:
+        return _create_instant_deliveries(
+            cursor=cursor, trade_ids=None, batch=batch, now=timezone.now()
+        )
+
+
+def digests_create(*, now: dt.datetime | None = None) -> list[int]:
+    """Create today's digest deliveries: one per active digest subscription that has
+    notifications not sent yet (all of them since the last digest), at most one per
+    subscription and day (``alerts_delivery_unique_subscription_digest_date``): a second run
+    the same day creates nothing. Returns the new deliveries' ids, to enqueue."""
+    now = now or timezone.now()
+    today = now.astimezone(dt.UTC).date()
+    batch = uuid.uuid4().hex
+    sub = Subscription._meta.db_table
+    notification = Notification._meta.db_table
+    delivery = Delivery._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {delivery} (subscription_id, channel, kind, status, attempts,
+                                    last_error, batch, digest_date, created_at, next_attempt_at)
+            SELECT s.id, s.channel, %s, %s, 0, '', %s, %s, %s, %s
+            FROM {sub} s
+            WHERE s.mode = %s AND s.active AND EXISTS (
+                SELECT 1 FROM {notification} n
+                WHERE n.subscription_id = s.id AND n.delivery_id IS NULL AND n.created_at <= %s)
+            ON CONFLICT DO NOTHING
+            """,  # noqa: S608
+            [Delivery.Kind.DIGEST, Delivery.Status.PENDING, batch, today, now, now,
+             Subscription.Mode.DIGEST, now],
+        )  # fmt: skip
+        if not cursor.rowcount:
+            return []
+        # Only this run's deliveries (``batch``) take notifications: a digest already created
+        # today, maybe being sent right now, is never changed.
+        cursor.execute(
+            f"""
+            UPDATE {notification} SET delivery_id = (
+                SELECT d.id FROM {delivery} d
+                WHERE d.batch = %s AND d.subscription_id = {notification}.subscription_id)
+            WHERE delivery_id IS NULL AND created_at <= %s
+              AND subscription_id IN (SELECT d.subscription_id FROM {delivery} d WHERE d.batch = %s)
+            """,  # noqa: S608
+            [batch, now, batch],
+        )
+        return list(
+            Delivery.objects.filter(batch=batch).order_by("id").values_list("id", flat=True)
+        )

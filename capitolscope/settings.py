@@ -304,6 +304,30 @@ PRICE_TICKER_LOOKBACK_DAYS = env_int("PRICE_TICKER_LOOKBACK_DAYS", 90, minimum=1
 # Webhooks to private, loopback or link-local addresses are refused unless this is on
 # (tests and single-machine setups posting to a local receiver).
 ALERTS_WEBHOOK_ALLOW_PRIVATE = env_bool("ALERTS_WEBHOOK_ALLOW_PRIVATE", default=False)
+# Matching: trades claimed per batch (one transaction), batches per task run (the rest is
+# left to a follow-up task, so one run never holds a worker for long).
+ALERTS_MATCH_BATCH_SIZE = env_int("ALERTS_MATCH_BATCH_SIZE", 2000, minimum=1)
+ALERTS_MATCH_MAX_BATCHES = env_int("ALERTS_MATCH_MAX_BATCHES", 20, minimum=1)
+# Delivery retries: transient failures retry up to this many times, after an exponential
+# backoff with jitter (base * 2^n seconds, capped; a 429's Retry-After is honoured up to the
+# cap). The cap stays well below the broker visibility timeout (countdowns are held by Redis).
+ALERTS_DELIVERY_MAX_RETRIES = env_int("ALERTS_DELIVERY_MAX_RETRIES", 8, minimum=0)
+ALERTS_DELIVERY_BACKOFF_BASE = env_float("ALERTS_DELIVERY_BACKOFF_BASE", 30.0, minimum=0)
+ALERTS_DELIVERY_BACKOFF_MAX = env_float("ALERTS_DELIVERY_BACKOFF_MAX", 3600.0, minimum=0)
+if ALERTS_DELIVERY_BACKOFF_MAX > CELERY_BROKER_VISIBILITY_TIMEOUT / 2:
+    raise ImproperlyConfigured(
+        "ALERTS_DELIVERY_BACKOFF_MAX must be at most half of CELERY_BROKER_VISIBILITY_TIMEOUT "
+        f"({CELERY_BROKER_VISIBILITY_TIMEOUT / 2:.0f} s)"
+    )
+# A worker's claim on a delivery it is sending; a delivery still "sending" after it (a killed
+# worker) may be claimed again. Longer than any send (SMTP and webhook timeouts).
+ALERTS_DELIVERY_LEASE = env_int("ALERTS_DELIVERY_LEASE", 120, minimum=10)
+# The sweep re-enqueues pending deliveries overdue by this many seconds (a lost message).
+ALERTS_SWEEP_GRACE = env_int("ALERTS_SWEEP_GRACE", 300, minimum=0)
+ALERTS_WEBHOOK_TIMEOUT = env_float("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
+ALERTS_WEBHOOK_MAX_RESPONSE_BYTES = env_int("ALERTS_WEBHOOK_MAX_RESPONSE_BYTES", 65536, minimum=0)
+# Trades listed in one message; more are counted with a link to the site.
+ALERTS_MAX_TRADES_PER_MESSAGE = env_int("ALERTS_MAX_TRADES_PER_MESSAGE", 200, minimum=1)
 # Subscriptions one user may have (the subscription pages refuse more, saying so).
 ALERTS_MAX_SUBSCRIPTIONS_PER_USER = env_int("ALERTS_MAX_SUBSCRIPTIONS_PER_USER", 50, minimum=1)
 

@@ -1,0 +1,158 @@
+"""Matching semantics: each filter, empty = any, minimum amount, late only, inactive ignored,
+no duplicates on re-matching, one delivery per subscription per batch."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts import services
+from alerts.models import Delivery, Notification, Subscription
+from ingestion.models import Trade
+from tests.alerts.conftest import make_trade
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user(username="alice", email="alice@example.com")
+
+
+@pytest.fixture
+def subscribe(alice):
+    def subscribe(name="s", **filters) -> Subscription:
+        data = {"channel": "email", "target": "alice@example.com"}
+        data.update(filters)
+        return services.subscription_create(owner=alice, name=name, **data)
+
+    return subscribe
+
+
+def matched_pairs() -> set[tuple[str, int]]:
+    return {
+        (n.subscription.name, n.trade_id)
+        for n in Notification.objects.select_related("subscription")
+    }
+
+
+def test_an_empty_subscription_matches_every_trade(subscribe, pelosi, tuberville):
+    subscribe("all")
+    t1, t2 = make_trade(pelosi), make_trade(tuberville, ticker="MSFT")
+    result = services.trades_match()
+    assert result.trades == 2 and result.notifications == 2
+    assert matched_pairs() == {("all", t1.pk), ("all", t2.pk)}
+
+
+def test_politician_filter(subscribe, pelosi, tuberville):
+    subscribe("pelosi", politician_ids=[pelosi.pk])
+    t1 = make_trade(pelosi)
+    make_trade(tuberville)
+    services.trades_match()
+    assert matched_pairs() == {("pelosi", t1.pk)}
+
+
+def test_ticker_filter(subscribe, pelosi):
+    subscribe("nvda", tickers=["NVDA", "AMD"])
+    t1 = make_trade(pelosi, ticker="NVDA")
+    t2 = make_trade(pelosi, ticker="AMD")
+    make_trade(pelosi, ticker="AAPL")
+    services.trades_match()
+    assert matched_pairs() == {("nvda", t1.pk), ("nvda", t2.pk)}
+
+
+def test_politician_and_ticker_filters_must_both_hold(subscribe, pelosi, tuberville):
+    subscribe("pelosi nvda", politician_ids=[pelosi.pk], tickers=["NVDA"])
+    t1 = make_trade(pelosi, ticker="NVDA")
+    make_trade(pelosi, ticker="AAPL")
+    make_trade(tuberville, ticker="NVDA")
+    services.trades_match()
+    assert matched_pairs() == {("pelosi nvda", t1.pk)}
+
+
+@pytest.mark.parametrize(
+    ("filters", "trade_kwargs", "politician", "expected"),
+    [
+        ({"chambers": ["senate"]}, {}, "tuberville", True),
+        ({"chambers": ["senate"]}, {}, "pelosi", False),
+        ({"parties": ["D", "I"]}, {}, "pelosi", True),
+        ({"parties": ["D", "I"]}, {}, "tuberville", False),
+        ({"transaction_types": ["sale_full"]}, {"transaction_type": "sale_full"}, "pelosi", True),
+        ({"transaction_types": ["sale_full"]}, {"transaction_type": "purchase"}, "pelosi", False),
+        ({"owners": ["spouse", "joint"]}, {"owner": "joint"}, "pelosi", True),
+        ({"owners": ["spouse", "joint"]}, {"owner": "self"}, "pelosi", False),
+        ({"min_amount": 50_000}, {"amount": (15_001, 50_000)}, "pelosi", True),  # top reaches
+        ({"min_amount": 50_001}, {"amount": (15_001, 50_000)}, "pelosi", False),
+        ({"min_amount": 5_000_000}, {"amount": (50_000_001, None)}, "pelosi", True),  # open
+        ({"min_amount": 0}, {"amount": (1, 1000)}, "pelosi", True),
+        ({"late_only": True}, {"filed_late": True}, "pelosi", True),
+        ({"late_only": True}, {"filed_late": False}, "pelosi", False),
+    ],
+)
+def test_each_cheap_filter(subscribe, request, filters, trade_kwargs, politician, expected):
+    # Each filter alone (a broad subscription), and with a ticker filter (another SQL path).
+    subscribe("broad", **filters)
+    subscribe("by ticker", tickers=["AAPL"], **filters)
+    who = request.getfixturevalue(politician)
+    trade = make_trade(who, ticker="AAPL", **trade_kwargs)
+    subscribe("by politician", politician_ids=[who.pk], **filters)
+    services.trades_match()
+    names = {"broad", "by ticker", "by politician"}
+    assert matched_pairs() == ({(n, trade.pk) for n in names} if expected else set())
+    for sub in Subscription.objects.all():  # the Python reference rule agrees
+        assert sub.matches(trade) is expected
+
+
+def test_inactive_subscriptions_match_nothing(subscribe, pelosi):
+    sub = subscribe("paused", politician_ids=[pelosi.pk])
+    services.subscription_set_active(subscription=sub, active=False)
+    subscribe("paused broad", active=False)
+    make_trade(pelosi)
+    assert services.trades_match().notifications == 0
+    assert not Notification.objects.exists()
+
+
+def test_matched_trades_leave_the_outbox_and_are_not_matched_again(subscribe, pelosi):
+    subscribe("all")
+    make_trade(pelosi)
+    make_trade(pelosi, matched=True)  # e.g. a backfill imported without --notify
+    assert services.trades_match().trades == 1
+    assert services.trades_match().trades == 0
+    assert not Trade.objects.filter(matched_at__isnull=True).exists()
+    assert Notification.objects.count() == 1
+
+
+def test_re_matching_a_trade_never_creates_a_second_notification(subscribe, pelosi):
+    subscribe("all")
+    trade = make_trade(pelosi)
+    services.trades_match()
+    Trade.objects.filter(pk=trade.pk).update(matched_at=None)  # as a redelivered claim would
+    result = services.trades_match()
+    assert result.trades == 1 and result.notifications == 0 and result.delivery_ids == []
+    assert Notification.objects.count() == 1 and Delivery.objects.count() == 1
+
+
+def test_a_batch_makes_one_delivery_per_instant_subscription(subscribe, pelosi, tuberville):
+    first = subscribe("pelosi", politician_ids=[pelosi.pk])
+    second = subscribe("all")
+    subscribe("digest", mode="digest")
+    for _ in range(40):
+        make_trade(pelosi, doc_id="BIG")
+    make_trade(tuberville)
+    result = services.trades_match()
+    assert result.trades == 41 and result.notifications == 40 + 41 + 41
+    deliveries = Delivery.objects.filter(pk__in=result.delivery_ids)
+    assert {d.subscription_id: d.notifications.count() for d in deliveries} == {
+        first.pk: 40,
+        second.pk: 41,
+    }
+    assert all(d.status == "pending" and d.kind == "instant" for d in deliveries)
+    # The digest subscription's notifications wait, without a delivery.
+    assert Notification.objects.filter(subscription__name="digest", delivery=None).count() == 41
+
+
+def test_the_batch_size_limits_the_claim(subscribe, pelosi):
+    subscribe("all")
+    for _ in range(5):
+        make_trade(pelosi)
+    assert services.trades_match(limit=2).trades == 2
+    assert services.trades_match(limit=2).trades == 2
+    assert services.trades_match(limit=2).trades == 1
+    assert Notification.objects.count() == 5 and Delivery.objects.count() == 3
