@@ -198,10 +198,19 @@ class Trade(models.Model):
         CHILD = "child", "Dependent child"
         UNDISCLOSED = "undisclosed", "Undisclosed"
 
-    filing = models.ForeignKey(Filing, on_delete=models.CASCADE, related_name="trades")
+    # No single-column indexes on these three foreign keys: each is the leading column of an
+    # index below (filing: the unique line constraint; politician, asset: the date indexes),
+    # and every extra index costs the bulk import a B-tree insertion per trade.
+    filing = models.ForeignKey(
+        Filing, on_delete=models.CASCADE, related_name="trades", db_index=False
+    )
     line_number = models.PositiveIntegerField()
-    politician = models.ForeignKey(Politician, on_delete=models.PROTECT, related_name="trades")
-    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="trades")
+    politician = models.ForeignKey(
+        Politician, on_delete=models.PROTECT, related_name="trades", db_index=False
+    )
+    asset = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, related_name="trades", db_index=False
+    )
     chamber = models.CharField(max_length=6, choices=Chamber.choices)
     transaction_type = models.CharField(max_length=12, choices=TransactionType.choices)
     transaction_date = models.DateField()
@@ -225,7 +234,12 @@ class Trade(models.Model):
     # Hash of the stored values: tells "unchanged" from "updated" on re-import.
     content_hash = models.CharField(max_length=40)
     amended_by = models.ForeignKey(
-        Filing, null=True, blank=True, on_delete=models.SET_NULL, related_name="amended_trades"
+        Filing,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="amended_trades",
+        db_index=False,  # partial index below: almost every trade has none
     )
     matched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -265,6 +279,12 @@ class Trade(models.Model):
             models.Index(fields=["asset", "-transaction_date"], name="ingestion_trade_asset_idx"),
             # Admin list sorted by date.
             models.Index(fields=["-transaction_date"], name="ingestion_trade_date_idx"),
+            # A filing's restated trades (admin, and SET NULL when an amendment is deleted).
+            models.Index(
+                fields=["amended_by"],
+                condition=Q(amended_by__isnull=False),
+                name="ingestion_trade_amended_idx",
+            ),
         ]
 
     def __str__(self) -> str:

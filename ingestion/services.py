@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import hashlib
 import io
@@ -359,7 +360,9 @@ def assets_for(trades: Iterable[NormalizedTrade]) -> dict[tuple[str, str], Asset
             ignore_conflicts=True,  # a concurrent run may have created some
             batch_size=500,
         )
-        assets = load()
+        tickers = [value for kind, value in missing if kind == "t"]
+        names = [value for kind, value in missing if kind == "n"]
+        assets.update(load())
     return assets
 
 
@@ -741,14 +744,32 @@ def _upsert_filings(incoming: list[_Incoming], *, existing, source: str, counts)
                 filing.updated_at = now  # bulk_update does not apply auto_now
                 to_update.append(filing)
         item.filing = filing
-    Filing.objects.bulk_create(to_create, batch_size=500)
+    _create_filings(to_create, now=now)
     Filing.objects.bulk_update(to_update, FILING_UPDATE_FIELDS, batch_size=500)
 
 
-EXISTING_TRADE_FIELDS = (
-    "id", "filing_id", "line_number", "fingerprint", "content_hash",
-    "politician_id", "asset_id", "amended_by_id",
-)  # fmt: skip
+def _create_filings(filings: list[Filing], *, now) -> None:
+    """Insert new filings in one COPY, then read their ids back by (chamber, doc id)."""
+    if not filings:
+        return
+    fields = [f for f in Filing._meta.concrete_fields if not f.primary_key]
+    for filing in filings:
+        filing.created_at = filing.updated_at = now
+    _insert_rows(
+        Filing, [{f.attname: getattr(filing, f.attname) for f in fields} for filing in filings]
+    )
+    by_chamber: dict[str, dict[str, Filing]] = defaultdict(dict)
+    for filing in filings:
+        by_chamber[filing.chamber][filing.doc_id] = filing
+    for chamber, wanted in by_chamber.items():
+        for chunk in _chunks(list(wanted), 900):
+            for doc_id, pk in Filing.objects.filter(chamber=chamber, doc_id__in=chunk).values_list(
+                "doc_id", "id"
+            ):
+                filing = wanted[doc_id]
+                filing.pk = pk
+                filing._state.adding = False
+                filing._state.db = connection.alias
 
 
 EXISTING_TRADE_FIELDS = (
@@ -871,7 +892,7 @@ def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> N
                     "updated_at": now,
                 }
             )
-    _insert_trades(new_rows)
+    _insert_rows(Trade, new_rows)
     counts.created += len(new_rows)
     _update_trades(to_update)
 
@@ -918,18 +939,19 @@ def _update_trades(to_update: list[Trade]) -> None:
     Trade.objects.bulk_update(to_update, TRADE_UPDATE_FIELDS, batch_size=500)
 
 
-def _insert_trades(rows: list[dict]) -> None:
-    """INSERT new trades as plain rows.
+def _insert_rows(model, rows: list[dict]) -> None:
+    """INSERT new rows of ``model`` (dicts keyed by attname, every concrete field but the id).
 
     Django's bulk_create spends most of a large import building model instances and preparing
     each value; these rows are already clean, so they go to the driver directly: COPY on
-    PostgreSQL, executemany on SQLite.
+    PostgreSQL, executemany on SQLite. Ids are not returned: callers read them back by their
+    natural key when they need them.
     """
     if not rows:
         return
-    fields = [f for f in Trade._meta.concrete_fields if not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     names = [f.attname for f in fields]
-    table = connection.ops.quote_name(Trade._meta.db_table)
+    table = connection.ops.quote_name(model._meta.db_table)
     column_sql = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -973,10 +995,16 @@ def _insert_trades(rows: list[dict]) -> None:
             cursor.executemany(sql, values)
 
 
+@functools.lru_cache(maxsize=8192)
+def _iso_or_null(value) -> str:
+    # Cached: an import repeats the same few thousand dates (and one "now") many times over.
+    return "\\N" if value is None else value.isoformat()
+
+
 def _copy_converter(model_field):
     """How one column's Python value is written for COPY (None when it needs no change)."""
     if model_field.get_internal_type() in ("DateField", "DateTimeField"):
-        return lambda value: "\\N" if value is None else value.isoformat()
+        return _iso_or_null
     if model_field.null:
         return lambda value: "\\N" if value is None else value
     return None
