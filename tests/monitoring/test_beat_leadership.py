@@ -1,0 +1,118 @@
+"""Single beat: two real beat processes, one leader; the standby takes over when it dies."""
+
+import os
+import signal
+import time
+
+import pytest
+import redis
+from django.conf import settings
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from capitolscope.beat import LEADER_KEY, LeaderLock
+from monitoring.models import Heartbeat
+from tests.processes import start_beat, subprocess_env, wait_until
+
+LOCK_TTL = 4
+
+
+@pytest.fixture
+def redis_client():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.delete(LEADER_KEY)
+    yield client
+    client.delete(LEADER_KEY)
+    client.close()
+
+
+def sends(process) -> int:
+    return process.output().count("Sending due task leader test")
+
+
+def test_a_second_lock_holder_is_refused_until_the_first_lease_ends(redis_client):
+    first = LeaderLock(client=redis_client, ttl=30)
+    second = LeaderLock(client=redis_client, ttl=30)
+    assert first.acquire()
+    assert not second.acquire()
+    assert second.holder() == first.token
+    assert first.renew()
+    assert not second.renew()  # renewing someone else's lease does nothing
+    redis_client.pexpire(LEADER_KEY, 1)  # the leader died: its lease runs out
+    wait_until(lambda: redis_client.get(LEADER_KEY) is None, timeout=5, what="lease expiry")
+    assert second.acquire()
+    assert not first.renew()  # the old leader learns it lost
+    first.release()  # and cannot release the new leader's lock
+    assert second.holder() == second.token
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_only_the_leader_sends_and_the_standby_takes_over_when_it_is_killed(tmp_path, redis_client):
+    every_second = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(
+        name="leader test", task="monitoring.system_health_check", interval=every_second
+    )
+    env = subprocess_env(BEAT_LEADER_LOCK_TTL=str(LOCK_TTL), BEAT_HEARTBEAT_INTERVAL="1")
+    leader = start_beat(tmp_path, env=env)
+    standby = None
+    try:
+        wait_until(lambda: sends(leader) >= 1, timeout=20, what=f"leader sends\n{leader.tail()}")
+        standby = start_beat(tmp_path, env=env)
+        wait_until(
+            lambda: "standby: beat leader is" in standby.output(),
+            timeout=20,
+            what=f"the second beat to stand by\n{standby.tail()}",
+        )
+        assert f"pid {leader.pid}" in standby.output()
+        assert standby.output().count("standby: beat leader is") == 1  # said once
+        already = sends(leader)
+        wait_until(lambda: sends(leader) >= already + 3, timeout=20, what="three more sends")
+        assert sends(standby) == 0, standby.tail()
+
+        heartbeat = wait_until(
+            lambda: Heartbeat.objects.filter(name="beat", pid=leader.pid).first(),
+            timeout=10,
+            what="the leader's heartbeat",
+        )
+        first_seen = heartbeat.seen_at
+        wait_until(
+            lambda: Heartbeat.objects.get(name="beat").seen_at > first_seen,
+            timeout=10,
+            what="the heartbeat to be renewed",
+        )
+
+        os.kill(leader.pid, signal.SIGKILL)  # no chance to release the lock
+        killed_at = time.monotonic()
+        wait_until(
+            lambda: sends(standby) >= 1,
+            timeout=30,
+            what=f"the standby to take over\n{standby.tail()}",
+        )
+        took_over_after = time.monotonic() - killed_at
+        assert took_over_after <= LOCK_TTL + 5, took_over_after
+        assert "leader now" in standby.output()
+        wait_until(
+            lambda: Heartbeat.objects.filter(name="beat", pid=standby.pid).exists(),
+            timeout=10,
+            what="the new leader's heartbeat",
+        )
+    finally:
+        leader.stop()
+        if standby is not None:
+            standby.stop()
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_a_beat_stopped_cleanly_releases_the_lock(tmp_path, redis_client):
+    beat = start_beat(tmp_path, env=subprocess_env(BEAT_LEADER_LOCK_TTL="60"))
+    try:
+        wait_until(
+            lambda: b"pid" in (redis_client.get(LEADER_KEY) or b""),
+            timeout=20,
+            what=f"the lock to be taken\n{beat.tail()}",
+        )
+        assert f"pid {beat.pid}".encode() in redis_client.get(LEADER_KEY)
+    finally:
+        beat.stop()
+    assert redis_client.get(LEADER_KEY) is None
