@@ -4,3 +4,29 @@ from django.apps import AppConfig
 class AlertsConfig(AppConfig):
     name = "alerts"
     verbose_name = "Alerts"
+
+    def ready(self) -> None:
+        from ingestion.models import Trade
+        from ingestion.services import trades_stored
+
+        trades_stored.connect(
+            enqueue_matching, sender=Trade, weak=False, dispatch_uid="alerts.enqueue_matching"
+        )
+
+
+def enqueue_matching(sender=None, count: int = 0, **_kwargs) -> None:
+    """``trades_stored`` receiver (sent after the ingestion transaction committed): match the
+    new trades now, so an instant alert leaves seconds after the sync. A lost message is
+    covered by the 30-minute sweep."""
+    import logging
+
+    from alerts.tasks import match_new_trades
+
+    try:
+        match_new_trades.delay()
+    except Exception as exc:  # the trades are stored; never fail the ingestion for this
+        logging.getLogger(__name__).warning(
+            "could not enqueue alerts.match_new_trades (%s: %s); the sweep will match them",
+            type(exc).__name__,
+            exc,
+        )

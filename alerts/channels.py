@@ -6,11 +6,25 @@ Modelled on healthchecks' transports: ``Channel.send(...)`` either returns or ra
 
 from __future__ import annotations
 
+import email.utils
+import hashlib
+import hmac
 import ipaddress
+import json
+import smtplib
 import socket
+import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import requests
 from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+if TYPE_CHECKING:
+    from alerts.messages import OutgoingMessage
+
+USER_AGENT = "CapitolScope-Webhooks/1.0"
 
 
 class DeliveryError(Exception):
@@ -76,3 +90,156 @@ def webhook_url_problem(url: str, *, resolve: bool = True) -> str | None:
         if _is_private(address):
             return f"the webhook host {host} resolves to a private or local address ({address})"
     return None
+
+
+# --- Email --------------------------------------------------------------------------------
+
+
+def _smtp_code_error(code: int, text: bytes | str, what: str) -> DeliveryError:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    # 4xx: the server asks us to try later (greylisting, full mailbox, rate limits).
+    return DeliveryError(f"{what}: {code} {text}".strip(), permanent=500 <= code < 600)
+
+
+def _message_domain() -> str:
+    address = email.utils.parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return address.rpartition("@")[2] or urlsplit(settings.SITE_URL).hostname or "capitolscope"
+
+
+class EmailChannel:
+    """Through Django's email backend (SMTP in production), plain text with an HTML part."""
+
+    def send(self, message: OutgoingMessage) -> None:
+        email_message = EmailMultiAlternatives(
+            subject=message.subject,
+            body=message.text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[message.target],
+            headers={
+                # Stable per delivery: a copy re-sent after a crash is recognisable as such.
+                "Message-ID": f"<delivery-{message.delivery_id}@{_message_domain()}>",
+                "X-CapitolScope-Delivery": str(message.delivery_id),
+                "Auto-Submitted": "auto-generated",
+            },
+        )
+        email_message.attach_alternative(message.html, "text/html")
+        try:
+            email_message.send(fail_silently=False)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _text in exc.recipients.values()]
+            code, text = next(iter(exc.recipients.values()), (550, b"refused"))
+            error = _smtp_code_error(code, text, "the mail server refused the recipient")
+            error.permanent = any(c >= 500 for c in codes)
+            raise error from None
+        except smtplib.SMTPResponseException as exc:  # sender refused, data refused, auth, …
+            raise _smtp_code_error(
+                exc.smtp_code, exc.smtp_error, "the mail server answered"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused, timeouts
+            raise DeliveryError(
+                f"could not reach the mail server: {type(exc).__name__}: {exc}"
+            ) from None
+
+
+# --- Webhook ------------------------------------------------------------------------------
+
+
+def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`` (see docs/webhooks.md)."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"sha256={digest.hexdigest()}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _host(url: str) -> str:
+    """Host and port only: the path and query of a webhook URL may hold a token."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+class WebhookChannel:
+    """POST the JSON payload, signed; 2xx is delivered. Never logs or reports the URL's path."""
+
+    def send(self, message: OutgoingMessage) -> None:
+        problem = webhook_url_problem(message.target, resolve=True)
+        if problem:
+            raise DeliveryError(problem, permanent=True)
+        body = json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            "X-CapitolScope-Event": message.payload["event"],
+            "X-CapitolScope-Delivery": str(message.delivery_id),
+            "Idempotency-Key": str(message.delivery_id),
+            "X-CapitolScope-Timestamp": timestamp,
+            "X-CapitolScope-Signature": webhook_signature(
+                secret=message.signing_secret, timestamp=timestamp, body=body
+            ),
+        }
+        host = _host(message.target)
+        timeout = settings.ALERTS_WEBHOOK_TIMEOUT
+        try:
+            with requests.post(
+                message.target,
+                data=body,
+                headers=headers,
+                timeout=(timeout, timeout),
+                stream=True,
+                allow_redirects=False,  # a redirect could lead to an address we refuse
+            ) as response:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return  # delivered: the body does not matter, and is not read
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+                excerpt = self._read_excerpt(response)
+        except requests.Timeout:
+            raise DeliveryError(f"the webhook at {host} timed out after {timeout:g} s") from None
+        except requests.ConnectionError as exc:
+            reason = type(exc.__context__ or exc).__name__
+            raise DeliveryError(f"could not connect to the webhook at {host} ({reason})") from None
+        except requests.RequestException as exc:
+            raise DeliveryError(f"the webhook at {host} failed: {type(exc).__name__}") from None
+        said = f"the webhook at {host} answered {status}" + (f": {excerpt}" if excerpt else "")
+        if status in (408, 429) or status >= 500:
+            raise DeliveryError(said, retry_after=retry_after if status == 429 else None)
+        if 300 <= status < 400:
+            raise DeliveryError(said + " (redirects are not followed: use the final URL)",
+                                permanent=True)  # fmt: skip
+        raise DeliveryError(said, permanent=True)
+
+    @staticmethod
+    def _read_excerpt(response: requests.Response) -> str:
+        """At most ALERTS_WEBHOOK_MAX_RESPONSE_BYTES of the body (the rest is not read), as a
+        short excerpt for the delivery's last error."""
+        limit = settings.ALERTS_WEBHOOK_MAX_RESPONSE_BYTES
+        received = b""
+        for chunk in response.iter_content(chunk_size=8192):
+            received += chunk
+            if len(received) >= limit:
+                break
+        text = received[:limit].decode("utf-8", "replace").strip()
+        return " ".join(text.split())[:200]
+
+
+CHANNELS = {"email": EmailChannel, "webhook": WebhookChannel}
+
+
+def channel_for(name: str) -> EmailChannel | WebhookChannel:
+    try:
+        return CHANNELS[name]()
+    except KeyError:
+        raise DeliveryError(f"unknown channel {name!r}", permanent=True) from None

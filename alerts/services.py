@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import random
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from alerts.models import (
@@ -600,3 +602,153 @@ def digests_create(*, now: dt.datetime | None = None) -> list[int]:
         return list(
             Delivery.objects.filter(batch=batch).order_by("id").values_list("id", flat=True)
         )
+
+
+# --- Delivery -----------------------------------------------------------------------------
+
+
+@dataclass
+class SendOutcome:
+    """What one delivery attempt did. ``status``: sent, failed, retry (transient error, try
+    again in ``retry_in`` s), busy (another worker holds the lease: look again in
+    ``retry_in`` s), done (already sent or failed: nothing to do), missing (deleted)."""
+
+    status: str
+    retry_in: float | None = None
+    error: str = ""
+
+
+def delivery_backoff(*, attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next attempt: exponential (base · 2^(attempts-1)) with jitter
+    (between half and all of it), at least a ``Retry-After``; capped."""
+    cap = settings.ALERTS_DELIVERY_BACKOFF_MAX
+    exponential = min(cap, settings.ALERTS_DELIVERY_BACKOFF_BASE * 2 ** max(attempts - 1, 0))
+    delay = exponential * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, cap)
+
+
+def _delivery_claim(*, delivery_id: int, now: dt.datetime) -> int:
+    """Pending → sending with a lease (or take over a sending delivery whose lease expired:
+    its worker died). Returns 1 when this worker now owns the delivery."""
+    return (
+        Delivery.objects.filter(pk=delivery_id)
+        .filter(
+            Q(status=Delivery.Status.PENDING)
+            | Q(status=Delivery.Status.SENDING, leased_until__lt=now)
+        )
+        .update(
+            status=Delivery.Status.SENDING,
+            leased_until=now + dt.timedelta(seconds=settings.ALERTS_DELIVERY_LEASE),
+            attempts=F("attempts") + 1,
+        )
+    )
+
+
+def _delivery_finish(delivery: Delivery, **values) -> None:
+    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).update(
+        leased_until=None, **values
+    )
+
+
+def delivery_send(*, delivery_id: int) -> SendOutcome:
+    """Claim, render and send one delivery through its subscription's channel.
+
+    Safe to call twice or concurrently for the same id (a redelivered task): only the worker
+    whose conditional UPDATE claims the delivery sends it. Transient failures leave it
+    pending with ``next_attempt_at`` (the caller retries after ``retry_in``) until
+    ``ALERTS_DELIVERY_MAX_RETRIES`` retries are spent; permanent failures and exhausted
+    retries mark it failed with ``last_error``.
+    """
+    from alerts.channels import DeliveryError, channel_for
+    from alerts.messages import message_build
+
+    now = timezone.now()
+    if not _delivery_claim(delivery_id=delivery_id, now=now):
+        state = Delivery.objects.filter(pk=delivery_id).values("status", "leased_until").first()
+        if state is None:
+            return SendOutcome("missing")
+        if state["status"] == Delivery.Status.SENDING and state["leased_until"]:
+            wait = (state["leased_until"] - now).total_seconds() + 1
+            return SendOutcome("busy", retry_in=max(wait, 1.0))
+        return SendOutcome("done")
+    delivery = Delivery.objects.select_related("subscription").get(pk=delivery_id)
+    subscription = delivery.subscription
+    if not subscription.active:
+        error = "not sent: the subscription was paused before this message went out"
+        _delivery_finish(delivery, status=Delivery.Status.FAILED, last_error=error)
+        return SendOutcome("failed", error=error)
+    message = message_build(delivery=delivery)
+    if message is None:  # its trades were deleted since
+        _delivery_finish(delivery, status=Delivery.Status.SENT, sent_at=now, last_error="")
+        return SendOutcome("sent", error="nothing left to send")
+    try:
+        channel_for(message.channel).send(message)
+    except DeliveryError as exc:
+        return _delivery_failed(delivery, exc, channel=message.channel)
+    _delivery_finish(
+        delivery,
+        status=Delivery.Status.SENT,
+        sent_at=timezone.now(),
+        last_error="",
+        channel=message.channel,
+    )
+    return SendOutcome("sent")
+
+
+def _delivery_failed(delivery: Delivery, exc, *, channel: str) -> SendOutcome:
+    attempts = delivery.attempts  # this attempt included
+    max_retries = settings.ALERTS_DELIVERY_MAX_RETRIES
+    if exc.permanent:
+        error = f"permanent failure: {exc.message}"
+    elif attempts > max_retries:
+        error = f"gave up after {attempts} attempts; last error: {exc.message}"
+    else:
+        delay = delivery_backoff(attempts=attempts, retry_after=exc.retry_after)
+        _delivery_finish(
+            delivery,
+            status=Delivery.Status.PENDING,
+            last_error=f"attempt {attempts} failed (will retry): {exc.message}",
+            next_attempt_at=timezone.now() + dt.timedelta(seconds=delay),
+            channel=channel,
+        )
+        return SendOutcome("retry", retry_in=delay, error=exc.message)
+    _delivery_finish(delivery, status=Delivery.Status.FAILED, last_error=error, channel=channel)
+    return SendOutcome("failed", error=error)
+
+
+def deliveries_resend(*, delivery_ids: Iterable[int]) -> list[int]:
+    """Reset failed deliveries to pending with a fresh retry budget (admin "resend");
+    returns the ids reset, which the caller enqueues after commit. Others are left alone."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update()
+            .filter(pk__in=list(delivery_ids), status=Delivery.Status.FAILED)
+            .values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=ids).update(
+            status=Delivery.Status.PENDING,
+            attempts=0,
+            last_error="",
+            next_attempt_at=now,
+            leased_until=None,
+        )
+    return ids
+
+
+def deliveries_overdue(*, now: dt.datetime | None = None, limit: int = 5000) -> list[int]:
+    """Deliveries a lost message left behind: pending and overdue by ``ALERTS_SWEEP_GRACE``,
+    or sending past their lease (a killed worker). The sweep enqueues them again; a
+    duplicate message is harmless (the claim)."""
+    now = now or timezone.now()
+    overdue = now - dt.timedelta(seconds=settings.ALERTS_SWEEP_GRACE)
+    return list(
+        Delivery.objects.filter(
+            Q(status=Delivery.Status.PENDING, next_attempt_at__lt=overdue)
+            | Q(status=Delivery.Status.SENDING, leased_until__lt=now)
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
