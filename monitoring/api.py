@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from monitoring import jobs, selectors, tokens
-from monitoring.health import OK, check_broker, system_health
+from monitoring.health import OK, UNHEALTHY, check_broker, system_health
 
 logger = logging.getLogger(__name__)
 
@@ -180,9 +180,9 @@ def _iso(value):
 
 @api_endpoint("GET")
 def health_full(request):
-    """Every health check with its detail; 503 when the overall status is down."""
+    """Every health check with its detail; 503 when the overall status is unhealthy."""
     report = system_health()
-    return JsonResponse(report, status=503 if report["status"] == "down" else 200)
+    return JsonResponse(report, status=503 if report["status"] == UNHEALTHY else 200)
 
 
 def task_as_dict(row) -> dict:
@@ -195,7 +195,7 @@ def task_as_dict(row) -> dict:
         "name": row.task_name,
         "status": row.status,
         "periodic_task_name": row.periodic_task_name,
-        "queue": meta.get("queue") or selectors.task_queue_map().get(row.task_name or ""),
+        "queue": meta.get("queue") or (jobs.task_queue(row.task_name) if row.task_name else None),
         "args": stored_value(row.task_args, encoding=encoding),
         "kwargs": stored_value(row.task_kwargs, encoding=encoding),
         "result": stored_value(row.result, encoding=encoding),
@@ -418,7 +418,6 @@ def _seconds(delta) -> float | None:
 @api_endpoint("GET")
 def schedules(request):
     """Every PeriodicTask: schedule in words, state, last and next run, recent run stats."""
-    routes = selectors.task_queue_map()
     body = []
     for row in selectors.schedules_overview():
         task, stats = row.task, row.stats
@@ -429,7 +428,7 @@ def schedules(request):
                 "schedule": row.words,
                 "enabled": task.enabled,
                 "one_off": task.one_off,
-                "queue": task.queue or routes.get(task.task),
+                "queue": task.queue or jobs.task_queue(task.task),
                 "kwargs": stored_value(task.kwargs),
                 "last_run_at": _iso(task.last_run_at),
                 "next_run_at": _iso(row.next_run),

@@ -262,10 +262,11 @@ def job_get(name: str) -> Job | None:
 
 
 def task_queue(name: str) -> str:
-    """The queue the task routes send ``name`` to."""
-    from monitoring.selectors import task_queue_map
+    """The queue the task routes send ``name`` to (registered here or not)."""
+    from capitolscope.celery import app
 
-    return task_queue_map().get(name) or settings.CELERY_TASK_DEFAULT_QUEUE
+    queue = app.amqp.router.route({}, name, (), {}).get("queue")
+    return getattr(queue, "name", queue) or settings.CELERY_TASK_DEFAULT_QUEUE
 
 
 @dataclass(frozen=True)

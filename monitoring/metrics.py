@@ -113,14 +113,14 @@ def schedule_last_success() -> Metric:
 
 
 def beat_heartbeat_age(*, now: dt.datetime) -> Metric:
-    from monitoring.models import Heartbeat
+    from monitoring.health import beat_heartbeat_age as heartbeat_age
 
     metric = Metric(
         "capitolscope_beat_heartbeat_age_seconds",
         "Seconds since the leading beat last recorded its heartbeat (+Inf: never).",
     )
-    beat = Heartbeat.objects.filter(name="beat").first()
-    metric.add(round(beat.age_seconds(now=now), 3) if beat else math.inf)
+    age = heartbeat_age(now=now)
+    metric.add(round(age, 3) if age is not None else math.inf)
     return metric
 
 
