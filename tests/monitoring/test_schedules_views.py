@@ -94,12 +94,12 @@ def test_a_schedule_past_its_expected_run_and_the_grace_is_missed(settings):
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 def test_the_page_lists_every_schedule_with_last_status_rate_and_durations(staff_client):
-    task = interval_task("sync", last_run_at=NOW - dt.timedelta(hours=3))
+    interval_task("sync", last_run_at=NOW - dt.timedelta(hours=3))
     durations = [1, 2, 3, 4, 100]
-    for minutes_ago, seconds in enumerate(durations):
+    for hours_ago, seconds in enumerate(durations):
         task_result(
             schedule="sync",
-            created=NOW - dt.timedelta(hours=5 - minutes_ago),
+            created=NOW - dt.timedelta(hours=5 - hours_ago),
             started_after=0,
             duration=seconds,
         )
