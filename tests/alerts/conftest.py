@@ -245,8 +245,11 @@ def alerts_worker_env(smtp_port: int, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def alerts_worker(transactional_db, tmp_path, smtp_server):
-    """A real worker on every queue whose email goes to ``smtp_server``, with fast retries."""
+def alerts_worker(transactional_db, tmp_path, smtp_server, settings):
+    """A real worker on every queue whose email goes to ``smtp_server``, with fast retries
+    (and this process allowing the local webhook receiver as a subscription target)."""
+    settings.ALERTS_WEBHOOK_ALLOW_PRIVATE = True
+    settings.SITE_URL = SITE_URL
     process, hostname = start_worker(tmp_path, env=alerts_worker_env(smtp_server.port))
     process.hostname = hostname
     try:
