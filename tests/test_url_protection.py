@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC = {"/health/"}
+PUBLIC = {"/health/", "/api/health/"}
 # Pages that are the way in, or static content, and must stay reachable anonymously.
 ENTRY_POINTS = {"/admin/login/", "/admin/logout/", "/admin/password_reset/"}
 
@@ -29,11 +29,18 @@ def concrete_paths(resolver: URLResolver, prefix: str = "") -> list[str]:
 @pytest.mark.django_db
 def test_every_url_but_the_probe_refuses_anonymous_users(client):
     paths = concrete_paths(get_resolver())
-    assert "/health/" in paths and "/admin/" in paths
+    assert "/health/" in paths and "/admin/" in paths and "/metrics" in paths
     for path in paths:
         if path in PUBLIC or path in ENTRY_POINTS:
             continue
         response = client.get(path)
+        if path.startswith("/api/") or path == "/metrics":
+            # The API and /metrics answer an anonymous caller with 401 JSON, never a redirect.
+            assert response.status_code == 401, f"{path} answered {response.status_code}"
+            assert response["Content-Type"] == "application/json", path
+            assert response.json()["error"]["code"] == "unauthorized", path
+            assert response["WWW-Authenticate"].startswith("Bearer"), path
+            continue
         assert response.status_code in {301, 302, 401, 403, 404, 405}, (
             f"{path} answered {response.status_code}"
         )
@@ -47,3 +54,18 @@ def test_the_admin_refuses_a_logged_in_user_who_is_not_staff(client, plain_user)
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "login" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_every_api_url_refuses_a_logged_in_user_who_is_not_staff_with_403_json(client, plain_user):
+    client.force_login(plain_user)
+    paths = [
+        path
+        for path in concrete_paths(get_resolver())
+        if (path.startswith("/api/") or path == "/metrics") and path not in PUBLIC
+    ]
+    assert "/api/jobs/" in paths
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 403, f"{path} answered {response.status_code}"
+        assert response.json()["error"]["code"] == "forbidden", path
