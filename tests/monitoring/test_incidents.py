@@ -1,0 +1,174 @@
+"""Incidents: one per failing check, operators told once on open and once on resolve, by a
+real SMTP server (aiosmtpd) and a real webhook receiver (tests/httpserver.py)."""
+
+import email
+import email.policy
+import json
+import threading
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from capitolscope.broker import free_port
+from monitoring.health import system_health
+from monitoring.incidents import health_check_record, incidents_notify, incidents_sync
+from monitoring.models import Incident
+from tests.httpserver import LocalHTTPServer, Reply
+
+pytestmark = pytest.mark.django_db
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append((envelope.rcpt_tos, message))
+        return "250 OK"
+
+    def subjects(self) -> list[str]:
+        return [message["Subject"] for _rcpt, message in self.messages]
+
+
+@pytest.fixture
+def smtp(settings):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.OPS_ALERT_EMAILS = ["ops@example.com", "oncall@example.com"]
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def hook(settings):
+    server = LocalHTTPServer().start()
+    server.route("POST", "/hook", Reply(200, "ok"))
+    settings.OPS_ALERT_WEBHOOK_URL = f"{server.url}/hook"
+    yield server
+    server.stop()
+
+
+def memory_report(settings, *, failing: bool) -> dict:
+    """A real health report of the memory check, failing or passing by its threshold."""
+    settings.HEALTH_MEMORY_MAX_PERCENT = 0 if failing else 100
+    return system_health(only=["memory"])
+
+
+def posts(hook) -> list[dict]:
+    return [json.loads(request.body) for request in hook.requests_to("/hook")]
+
+
+def test_an_incident_is_told_once_on_open_and_once_on_resolve(settings, smtp, hook):
+    first = health_check_record(report=memory_report(settings, failing=True))
+    incident = Incident.objects.get()
+    assert first["opened"] == [incident.pk]
+    assert (incident.kind, incident.subject, incident.is_open) == ("memory", "", True)
+    assert smtp.subjects() == ["[CapitolScope] Degraded: Memory use"]
+    rcpt, message = smtp.messages[0]
+    assert sorted(rcpt) == ["oncall@example.com", "ops@example.com"]
+    assert "over the 0 % limit" in message.get_content()
+    assert [post["event"] for post in posts(hook)] == ["opened"]
+    assert posts(hook)[0]["text"].startswith("[CapitolScope] Degraded: Memory use")
+
+    opened_seen = incident.last_seen_at
+    for _ in range(3):  # the problem goes on: nothing more is sent
+        again = health_check_record(report=memory_report(settings, failing=True))
+        assert again["continuing"] == [incident.pk]
+    incident.refresh_from_db()
+    assert incident.last_seen_at > opened_seen
+    assert len(smtp.messages) == 1 and len(posts(hook)) == 1
+    assert Incident.objects.count() == 1
+
+    resolved = health_check_record(report=memory_report(settings, failing=False))
+    assert resolved["resolved"] == [incident.pk]
+    incident.refresh_from_db()
+    assert incident.resolved_at is not None and incident.resolved_notified_at is not None
+    assert smtp.subjects()[-1] == "[CapitolScope] Resolved: Memory use"
+    assert [post["event"] for post in posts(hook)] == ["opened", "resolved"]
+
+    health_check_record(report=memory_report(settings, failing=False))
+    assert len(smtp.messages) == 2 and len(posts(hook)) == 2
+
+    # A new failure later is a new incident, told again.
+    health_check_record(report=memory_report(settings, failing=True))
+    assert Incident.objects.count() == 2
+    assert len(smtp.messages) == 3
+
+
+def test_a_failed_channel_is_retried_at_the_next_check_and_the_other_is_not_repeated(
+    settings, smtp, hook
+):
+    hook.fail("POST", "/hook", Reply(503, "busy"), times=1)
+    health_check_record(report=memory_report(settings, failing=True))
+    incident = Incident.objects.get()
+    assert incident.opened_notified_at is None  # the webhook has not had it yet
+    assert len(smtp.messages) == 1 and len(hook.requests_to("/hook")) == 1
+
+    health_check_record(report=memory_report(settings, failing=True))
+    incident.refresh_from_db()
+    assert incident.opened_notified_at is not None
+    assert len(smtp.messages) == 1  # email is not sent twice
+    assert [post["event"] for post in posts(hook)] == ["opened", "opened"]  # 503, then 200
+
+    health_check_record(report=memory_report(settings, failing=True))
+    assert len(hook.requests_to("/hook")) == 2
+
+
+def test_an_unreachable_smtp_server_is_logged_and_retried(settings, caplog):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = free_port()  # nothing listens
+    settings.EMAIL_TIMEOUT = 2
+    settings.OPS_ALERT_EMAILS = ["ops@example.com"]
+    settings.OPS_ALERT_WEBHOOK_URL = ""
+    result = health_check_record(report=memory_report(settings, failing=True))
+    assert result["notices"] == {"opened": 0, "resolved": 0, "failed": 1}
+    assert "opened notice by email failed (retried at the next check)" in caplog.text
+    assert Incident.objects.get().opened_notified_at is None
+
+
+def test_each_failing_subject_is_its_own_incident_and_only_decided_kinds_resolve():
+    def report(problems, *, conclusive=True):
+        return {
+            "status": "degraded",
+            "components": {
+                "queues": {
+                    "problems": [
+                        {"kind": "queue_backlog", "subject": s, "status": "degraded", "message": s}
+                        for s in problems
+                    ],
+                    "conclusive": conclusive,
+                }
+            },
+        }
+
+    Incident.objects.create(kind="disk", summary="not decided by this report")
+    incidents_sync(report=report(["default", "maintenance"]))
+    assert sorted(
+        Incident.objects.filter(kind="queue_backlog").values_list("subject", flat=True)
+    ) == [
+        "default",
+        "maintenance",
+    ]
+    changes = incidents_sync(report=report([], conclusive=False))  # broker did not answer
+    assert changes.resolved == []
+    changes = incidents_sync(report=report(["maintenance"]))
+    assert len(changes.resolved) == 1
+    assert Incident.objects.get(kind="queue_backlog", subject="default").resolved_at is not None
+    assert Incident.objects.get(kind="disk").resolved_at is None
+
+
+def test_with_no_channel_configured_it_says_so_and_does_not_retry_forever(settings, caplog):
+    settings.OPS_ALERT_EMAILS = []
+    settings.OPS_ALERT_WEBHOOK_URL = ""
+    health_check_record(report=memory_report(settings, failing=True))
+    assert "nobody was told" in caplog.text
+    assert Incident.objects.get().opened_notified_at is not None
+    assert incidents_notify() == {"opened": 0, "resolved": 0, "failed": 0}
