@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.urls import reverse
+from django_celery_results.models import TaskResult
 
 from alerts import services
 from alerts.models import Delivery, Notification
@@ -111,6 +112,20 @@ def test_a_signed_webhook_reaches_the_receiver_once(alerts_worker, webhook_recei
     delivery = Delivery.objects.get(subscription=sub)
     assert webhook_receiver.verified == [("alice", str(delivery.pk))]
     assert delivery.status == "sent"
+    # Task history holds ids and counts only: never the secret or the URL.
+    wait_until(
+        lambda: TaskResult.objects.filter(task_name="alerts.deliver", status="SUCCESS").exists(),
+        timeout=10,
+        what="the deliver task's result",
+    )
+    history = [
+        f"{r.task_args} {r.task_kwargs} {r.result}"
+        for r in TaskResult.objects.filter(task_name__startswith="alerts.")
+    ]
+    assert history
+    for row in history:
+        assert sub.signing_secret not in row and "/hooks/alice" not in row
+    assert sub.signing_secret not in alerts_worker.output()
 
 
 def test_an_smtp_451_is_retried_by_the_worker(alerts_worker, smtp_server, alice):
