@@ -154,3 +154,48 @@ def test_dismiss_marks_it_handled_by_the_user(staff_user):
     assert letter.status == DeadLetter.Status.DISMISSED
     assert letter.resolved_by == staff_user
     assert letter.retry_task_id == ""
+
+
+def test_the_admin_retries_and_dismisses_and_masks_secret_arguments(admin_client):
+    app.control.purge()
+    retry_me = deadletter_capture(
+        task_id="t-6",
+        task_name="monitoring.selftest_fail",
+        args=[],
+        kwargs={"message": "m", "api_token": "s3cr3t-value"},
+        exception=ValueError("v"),
+        queue="maintenance",
+    )
+    dismiss_me = deadletter_capture(
+        task_id="t-7", task_name="x.y", args=[], kwargs={}, exception=ValueError("v")
+    )
+    page = admin_client.get(f"/admin/monitoring/deadletter/{retry_me.pk}/change/")
+    assert page.status_code == 200
+    assert b"s3cr3t-value" not in page.content
+    url = "/admin/monitoring/deadletter/"
+    response = admin_client.post(
+        url, {"action": "retry_selected", "_selected_action": [retry_me.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    retry_me.refresh_from_db()
+    assert retry_me.status == DeadLetter.Status.RETRIED and retry_me.retry_task_id
+    assert retry_me.retry_task_id in response.content.decode()
+    admin_client.post(url, {"action": "dismiss_selected", "_selected_action": [dismiss_me.pk]})
+    dismiss_me.refresh_from_db()
+    assert dismiss_me.status == DeadLetter.Status.DISMISSED
+    # A second retry of the same letter is refused with the reason.
+    response = admin_client.post(
+        url, {"action": "retry_selected", "_selected_action": [retry_me.pk]}, follow=True
+    )
+    assert "is retried, not open" in response.content.decode()
+    app.control.purge()
+
+
+def test_the_incident_and_heartbeat_admin_pages_answer(admin_client):
+    from monitoring.models import Heartbeat, Incident
+
+    Incident.objects.create(kind="disk", summary="low disk")
+    Heartbeat.objects.create(name="beat", hostname="h", pid=1)
+    assert b"low disk" in admin_client.get("/admin/monitoring/incident/").content
+    assert admin_client.get("/admin/monitoring/heartbeat/").status_code == 200
+    assert admin_client.get("/admin/monitoring/incident/add/").status_code == 403
