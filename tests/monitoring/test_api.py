@@ -536,3 +536,29 @@ def test_a_revoked_task_is_skipped_by_the_worker_and_reads_revoked(api, worker):
     task = wait_for_status(api, task_id, {"REVOKED", "SUCCESS"})
     assert task["status"] == "REVOKED"
     assert_error(post_json(api, f"/api/tasks/{task_id}/revoke/"), 409, "already_finished")
+
+
+def test_every_job_parameter_is_a_keyword_its_task_accepts():
+    """The registry must not drift from the tasks' signatures (a renamed argument would make
+    every trigger fail on the worker)."""
+    import inspect
+
+    jobs.jobs_available()  # imports the tasks modules (autodiscovery is lazy)
+    registered = set(celery_app.tasks.keys())
+    checked = 0
+    for job in jobs.JOBS:
+        if job.name not in registered:
+            continue
+        signature = inspect.signature(celery_app.tasks[job.name].run)
+        accepted = {
+            name
+            for name, param in signature.parameters.items()
+            if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+        }
+        assert {param.name for param in job.params} <= accepted, job.name
+        for param in job.params:
+            default = signature.parameters[param.name].default
+            if default is not inspect.Parameter.empty:
+                assert param.default == default, f"{job.name}.{param.name}"
+        checked += 1
+    assert checked >= 6
