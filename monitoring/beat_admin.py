@@ -180,12 +180,49 @@ class EstimatedCountPaginator(Paginator):
         return queryset.order_by()[: self.CAP + 1].count()
 
 
+class _StaticListFilter(admin.SimpleListFilter):
+    """A sidebar filter whose values come from code or a small table, not SELECT DISTINCT.
+
+    The library's field filters read every distinct value of the column: a full scan of a
+    multi-million-row table on each changelist view.
+    """
+
+    field = ""
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(**{self.field: value}) if value else queryset
+
+
+class TaskStatusFilter(_StaticListFilter):
+    title = "status"
+    parameter_name = field = "status"
+
+    def lookups(self, request, model_admin):
+        return [(state, state) for state in selectors.STATUS_CHOICES]
+
+
+class TaskNameFilter(_StaticListFilter):
+    title = "task name"
+    parameter_name = field = "task_name"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in selectors.task_names_known()]
+
+
+class ScheduleFilter(_StaticListFilter):
+    title = "schedule"
+    parameter_name = field = "periodic_task_name"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in selectors.schedule_names()]
+
+
 class TaskResultAdmin(results_admin.TaskResultAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    # Filtering on every distinct task/worker name scans the table for the sidebar; the
-    # task-history pages have those filters with indexes behind them.
-    list_filter = ("status", "date_done")
+    list_per_page = 50
+    list_filter = (TaskStatusFilter, TaskNameFilter, ScheduleFilter, "date_done")
     date_hierarchy = None
 
 

@@ -36,8 +36,9 @@ def schedule_run_now(*, task: PeriodicTask, registered: set[str] | None = None) 
     from capitolscope.celery import app
 
     if registered is None:
-        app.loader.import_default_modules()
-        registered = set(app.tasks)
+        from monitoring.selectors import registered_task_names
+
+        registered = registered_task_names()
     if task.task not in registered:
         raise ScheduleActionError(
             f"{task.name}: task {task.task!r} is not registered, so no worker would run it"

@@ -10,6 +10,7 @@ import ast
 import base64
 import binascii
 import datetime as dt
+import functools
 import json
 import re
 import statistics
@@ -121,18 +122,35 @@ def task_queue_map() -> dict[str, str]:
     queue" by this map. A schedule or caller that overrides the queue of one message is not
     seen by the filter (the detail page shows the queue a task really came from).
     """
+    return dict(_task_queue_map())
+
+
+@functools.cache
+def registered_task_names() -> frozenset[str]:
+    """Task names registered with the Celery app (the apps' tasks modules imported once).
+
+    ``app.loader.import_default_modules()`` runs Django's system checks on every call, far
+    too slow for a page: do it once per process.
+    """
     from capitolscope.celery import app
 
     app.loader.import_default_modules()
+    return frozenset(app.tasks)
+
+
+@functools.cache
+def _task_queue_map() -> tuple[tuple[str, str], ...]:
+    from capitolscope.celery import app
+
     router = app.amqp.router
-    mapping = {}
-    for name in sorted(app.tasks):
+    mapping = []
+    for name in sorted(registered_task_names()):
         if name.startswith("celery."):
             continue
         route = router.route({}, name, (), {})
         queue = route.get("queue")
-        mapping[name] = getattr(queue, "name", queue) or settings.CELERY_TASK_DEFAULT_QUEUE
-    return mapping
+        mapping.append((name, getattr(queue, "name", queue) or settings.CELERY_TASK_DEFAULT_QUEUE))
+    return tuple(mapping)
 
 
 def task_names_for_queue(queue: str) -> list[str]:
