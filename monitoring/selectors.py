@@ -223,21 +223,40 @@ class HistoryPage:
     newer: Cursor | None  # position to go back to newer rows, if this is not the first page
 
 
-def task_results_filter(filters: TaskFilters):
+def task_results_filter(filters: TaskFilters, *, task_name: str = ""):
+    """Task results matching ``filters``; ``task_name`` stands in for one name of a queue."""
     queryset = TaskResult.objects.all()
-    if filters.task_name:
-        queryset = queryset.filter(task_name=filters.task_name)
+    if task_name or filters.task_name:
+        queryset = queryset.filter(task_name=task_name or filters.task_name)
     if filters.status:
         queryset = queryset.filter(status=filters.status)
     if filters.schedule:
         queryset = queryset.filter(periodic_task_name=filters.schedule)
-    if filters.queue:
-        queryset = queryset.filter(task_name__in=task_names_for_queue(filters.queue))
     if filters.created_from:
         queryset = queryset.filter(date_created__gte=filters.created_from)
     if filters.created_to:
         queryset = queryset.filter(date_created__lt=filters.created_to)
     return queryset
+
+
+def _keyset_rows(queryset, *, before: Cursor | None, after: Cursor | None, limit: int) -> list:
+    """Up to ``limit`` rows past the cursor: older than ``before`` (newest first) or newer
+    than ``after`` (oldest first). The ``date_created <= x`` half of each condition is a plain
+    range the (…, date_created, id) indexes serve; the OR only breaks ties."""
+    queryset = queryset.only(*LIST_FIELDS)
+    if after is not None:
+        queryset = queryset.filter(
+            Q(date_created__gte=after.date_created)
+            & (Q(date_created__gt=after.date_created) | Q(id__gt=after.id))
+        ).order_by("date_created", "id")
+    else:
+        if before is not None:
+            queryset = queryset.filter(
+                Q(date_created__lte=before.date_created)
+                & (Q(date_created__lt=before.date_created) | Q(id__lt=before.id))
+            )
+        queryset = queryset.order_by("-date_created", "-id")
+    return list(queryset[:limit])
 
 
 def task_history_page(
@@ -250,35 +269,39 @@ def task_history_page(
     """One page of task results, newest first, by keyset on (date_created, id).
 
     ``before`` continues with rows older than a position, ``after`` goes back to the rows
-    newer than it. One query of ``page_size + 1`` rows: the extra row says whether there is
-    more, so no page counts the table. The ``date_created <= x`` half of each condition is a
-    plain range the (…, date_created, id) indexes serve; the OR only breaks ties.
+    newer than it. ``page_size + 1`` rows are read: the extra row says whether there is more,
+    so no page counts the table. A queue filter reads each of the queue's task names with
+    its own index range and merges them: one ``task_name IN (…)`` query would make
+    PostgreSQL walk the date index through every other task's rows when the queue is rare.
     """
-    queryset = task_results_filter(filters).only(*LIST_FIELDS)
+    limit = page_size + 1
+    if filters.queue and not filters.task_name:
+        rows = []
+        for name in task_names_for_queue(filters.queue):
+            rows += _keyset_rows(
+                task_results_filter(filters, task_name=name),
+                before=before,
+                after=after,
+                limit=limit,
+            )
+        rows.sort(key=lambda row: (row.date_created, row.id), reverse=after is None)
+        rows = rows[:limit]
+    elif filters.queue and filters.task_name not in task_names_for_queue(filters.queue):
+        rows = []
+    else:
+        rows = _keyset_rows(task_results_filter(filters), before=before, after=after, limit=limit)
+    more = len(rows) > page_size
+    rows = rows[:page_size]
     if after is not None:
-        queryset = queryset.filter(
-            Q(date_created__gte=after.date_created)
-            & (Q(date_created__gt=after.date_created) | Q(id__gt=after.id))
-        ).order_by("date_created", "id")
-        rows = list(queryset[: page_size + 1])
-        more_newer = len(rows) > page_size
-        rows = rows[:page_size][::-1]
+        rows = rows[::-1]
         return HistoryPage(
             rows=rows,
-            older=Cursor.of(rows[-1]) if rows else before,
-            newer=Cursor.of(rows[0]) if rows and more_newer else None,
+            older=Cursor.of(rows[-1]) if rows else None,
+            newer=Cursor.of(rows[0]) if rows and more else None,
         )
-    if before is not None:
-        queryset = queryset.filter(
-            Q(date_created__lte=before.date_created)
-            & (Q(date_created__lt=before.date_created) | Q(id__lt=before.id))
-        )
-    rows = list(queryset.order_by("-date_created", "-id")[: page_size + 1])
-    more_older = len(rows) > page_size
-    rows = rows[:page_size]
     return HistoryPage(
         rows=rows,
-        older=Cursor.of(rows[-1]) if rows and more_older else None,
+        older=Cursor.of(rows[-1]) if rows and more else None,
         newer=Cursor.of(rows[0]) if rows and before is not None else None,
     )
 

@@ -220,3 +220,22 @@ def test_the_admin_task_results_list_filters_without_reading_distinct_values(
     assert failed.task_id in response.content.decode()
     assert "1 task result" in response.content.decode()
     assert not any("DISTINCT" in q["sql"].upper() for q in queries.captured_queries)
+
+
+def test_a_queue_filter_pages_through_its_tasks_merged_in_order(staff_client, monkeypatch):
+    monkeypatch.setattr("monitoring.views.PAGE_SIZE", 2)
+    names = ["monitoring.system_health_check", "monitoring.selftest_fail"]
+    rows = [
+        task_result(task_name=names[i % 2], created=NOW - dt.timedelta(minutes=i)) for i in range(5)
+    ]
+    task_result(task_name="ingestion.sync_all_trades", created=NOW)  # another queue
+    first = staff_client.get("/ops/tasks/?queue=default")
+    assert ids_on(first) == [rows[0].task_id, rows[1].task_id]
+    older = re.search(r'href="(\?[^"]*)" rel="next"', first.content.decode()).group(1)
+    second = staff_client.get("/ops/tasks/" + older.replace("&amp;", "&"))
+    assert ids_on(second) == [rows[2].task_id, rows[3].task_id]
+    newer = re.search(r'href="(\?[^"]*)" rel="prev"', second.content.decode()).group(1)
+    assert ids_on(staff_client.get("/ops/tasks/" + newer.replace("&amp;", "&"))) == ids_on(first)
+    # A task name that the queue does not take matches nothing.
+    none = staff_client.get("/ops/tasks/?queue=default&task_name=ingestion.sync_all_trades")
+    assert ids_on(none) == []
