@@ -105,3 +105,22 @@ def test_publishing_goes_on_when_the_history_cannot_be_written(tmp_path, idle_qu
         lambda: TaskResult.objects.filter(task_id=result.id, status="SUCCESS").exists(),
         "the task published while its history could not be written",
     )
+
+
+def test_a_task_beat_sends_is_pending_under_its_schedule_name(beat, idle_queues):
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
+    PeriodicTask.objects.create(
+        name="health-every-second",
+        task="monitoring.system_health_check",
+        interval=every_second,
+        queue="default",
+    )
+    row = wait_until(
+        lambda: TaskResult.objects.filter(periodic_task_name="health-every-second").first(),
+        timeout=60,
+        what=f"beat to send the task\n{beat.tail()}",
+    )
+    assert row.status == "PENDING"
+    assert row.task_name == "monitoring.system_health_check"
