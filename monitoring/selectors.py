@@ -539,8 +539,14 @@ def schedule_next_runs(
         every = dt.timedelta(**{task.interval.period: task.interval.every})
         if every <= dt.timedelta(0):
             return []
-        base = task.last_run_at or task.start_time
-        first = max(base + every, now) if base else now
+        # As django-celery-beat counts: from the last run; a task that never ran counts from
+        # when it was last changed, or runs at its start time.
+        if task.last_run_at:
+            first = max(task.last_run_at + every, now)
+        elif task.start_time:
+            first = max(task.start_time, now)
+        else:
+            first = max(task.date_changed + every, now) if task.date_changed else now
         if task.start_time and first < task.start_time:
             first = task.start_time
         return [first + every * i for i in range(count)]
