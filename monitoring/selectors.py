@@ -837,7 +837,9 @@ def health_latest(*, now: dt.datetime | None = None, stale_after: int = 15 * 60)
                 {
                     "name": name,
                     "status": str(component.get("status", "")),
-                    "detail": text_mask(str(component.get("detail", ""))),
+                    "detail": text_mask(
+                        str(component.get("message") or component.get("detail") or "")
+                    ),
                 }
             )
     return HealthSummary(
