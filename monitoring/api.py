@@ -307,46 +307,45 @@ def _request_info(info: dict, *, worker: str) -> dict:
     }
 
 
-def _tasks_on_workers(method: str) -> tuple[list[dict] | None, JsonResponse | None]:
+def _tasks_on_workers(*methods: str) -> tuple[dict[str, list[dict]] | None, JsonResponse | None]:
+    """For each inspect method ("active", "scheduled", "reserved"), the tasks it lists.
+
+    One ping finds the workers; each inspect then returns as soon as all of them replied.
+    """
     hostnames, problem = _workers_or_503()
     if problem:
         return None, problem
-    if not hostnames:
-        return [], None
-    try:
-        replies = _inspect(method, destination=hostnames, timeout=settings.API_CONTROL_TIMEOUT)
-    except Exception as exc:
-        logger.warning("inspect %s failed: %s", method, exc)
-        return None, error_response(503, "workers_unavailable", "the workers did not answer")
-    tasks = [
-        _request_info(info, worker=worker)
-        for worker, infos in sorted(replies.items())
-        for info in infos or []
-    ]
-    return tasks, None
+    found: dict[str, list[dict]] = {method: [] for method in methods}
+    for method in methods if hostnames else ():
+        try:
+            replies = _inspect(method, destination=hostnames, timeout=settings.API_CONTROL_TIMEOUT)
+        except Exception as exc:
+            logger.warning("inspect %s failed: %s", method, exc)
+            return None, error_response(503, "workers_unavailable", "the workers did not answer")
+        found[method] = [
+            _request_info(info, worker=worker)
+            for worker, infos in sorted(replies.items())
+            for info in infos or []
+        ]
+    return found, None
 
 
 @api_endpoint("GET")
 def tasks_active(request):
     """Tasks running on the workers right now."""
-    tasks, problem = _tasks_on_workers("active")
+    found, problem = _tasks_on_workers("active")
     if problem:
         return problem
-    return JsonResponse({"tasks": tasks, "checked_at": timezone.now().isoformat()})
+    return JsonResponse({"tasks": found["active"], "checked_at": timezone.now().isoformat()})
 
 
 @api_endpoint("GET")
 def tasks_scheduled(request):
     """Tasks the workers hold for later: with an ETA/countdown, and reserved (prefetched)."""
-    scheduled, problem = _tasks_on_workers("scheduled")
+    found, problem = _tasks_on_workers("scheduled", "reserved")
     if problem:
         return problem
-    reserved, problem = _tasks_on_workers("reserved")
-    if problem:
-        return problem
-    return JsonResponse(
-        {"scheduled": scheduled, "reserved": reserved, "checked_at": timezone.now().isoformat()}
-    )
+    return JsonResponse({**found, "checked_at": timezone.now().isoformat()})
 
 
 @api_endpoint("GET")
