@@ -73,6 +73,17 @@ def deadletter_capture(
     return letter
 
 
+def _routed_queue(task) -> str:
+    """The queue the task's route names: the failure handlers of hard time limits and lost
+    workers run outside the task's request, where the delivery info is not at hand."""
+    try:
+        route = task.app.amqp.router.route({}, task.name)
+        queue = route.get("queue")
+        return getattr(queue, "name", None) or str(queue or "")
+    except Exception:
+        return getattr(task, "queue", None) or ""
+
+
 def deadletter_capture_from_signal(
     sender=None, task_id=None, exception=None, args=None, kwargs=None, einfo=None, **_extra
 ) -> None:
@@ -82,7 +93,7 @@ def deadletter_capture_from_signal(
         delivery = getattr(request, "delivery_info", None) or {}
         queue = delivery.get("routing_key") or ""
         if not queue and sender is not None:
-            queue = getattr(sender, "queue", None) or ""
+            queue = _routed_queue(sender)
         if einfo is not None and getattr(einfo, "traceback", None):
             traceback_text = str(einfo.traceback)
         elif exception is not None:

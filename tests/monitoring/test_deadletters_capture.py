@@ -199,3 +199,21 @@ def test_the_incident_and_heartbeat_admin_pages_answer(admin_client):
     assert b"low disk" in admin_client.get("/admin/monitoring/incident/").content
     assert admin_client.get("/admin/monitoring/heartbeat/").status_code == 200
     assert admin_client.get("/admin/monitoring/incident/add/").status_code == 403
+
+
+def test_a_failure_reported_outside_the_task_request_takes_the_queue_from_the_routes():
+    """Hard time limits and lost workers are reported by the worker's main process."""
+    from monitoring.deadletters import deadletter_capture_from_signal
+
+    app.loader.import_default_modules()
+    deadletter_capture_from_signal(
+        sender=app.tasks["monitoring.cleanup_old_data"],
+        task_id="t-8",
+        exception=TimeoutError("hard time limit (3300 s) exceeded"),
+        args=[],
+        kwargs={},
+    )
+    letter = DeadLetter.objects.get(task_id="t-8")
+    assert letter.queue == "maintenance"
+    assert letter.exception_type == "TimeoutError"
+    assert "TimeoutError: hard time limit" in letter.traceback
