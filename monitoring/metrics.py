@@ -3,8 +3,9 @@
 Every value is read when Prometheus scrapes, with bounded costs: task counts are one grouped
 query over the results finished in the last ``METRICS_TASK_WINDOW_HOURS`` (a range scan of the
 ``date_done`` index, never the whole table), the last success of each schedule is one indexed
-lookup per schedule, and the broker and workers are asked with short timeouts (an unreachable
-broker gives ``capitolscope_broker_up 0``, not a failed scrape).
+lookup per schedule (newest first, stopping at the first success), and the broker and workers
+are asked with short timeouts (an unreachable broker gives ``capitolscope_broker_up 0``, not a
+failed scrape).
 """
 
 from __future__ import annotations
@@ -102,9 +103,11 @@ def schedule_last_success() -> Metric:
         "Unix time of the last successful run of each schedule (0: none kept in history).",
     )
     for name, task in PeriodicTask.objects.order_by("name").values_list("name", "task"):
+        # Newest first on (periodic_task_name, date_created, id) (monitoring migration 0003):
+        # the scan stops at the first success instead of reading every run of the schedule.
         last = (
             TaskResult.objects.filter(periodic_task_name=name, status="SUCCESS")
-            .order_by("-date_done")
+            .order_by("-date_created", "-id")
             .values_list("date_done", flat=True)
             .first()
         )
