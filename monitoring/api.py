@@ -110,17 +110,16 @@ def caller(request: HttpRequest) -> str:
     return f"user:{request.user.pk}"
 
 
-def api_endpoint(*methods: str, public: bool = False) -> Callable:
+def api_endpoint(*methods: str) -> Callable:
     """JSON view: authentication first (so anonymous callers learn nothing), then methods."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
     def decorate(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            if not public:
-                refusal = authenticate(request)
-                if refusal is not None:
-                    return refusal
+            refusal = authenticate(request)
+            if refusal is not None:
+                return refusal
             if request.method not in allowed:
                 response = error_response(
                     405, "method_not_allowed", f"{request.method} is not allowed here"
