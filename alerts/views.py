@@ -57,15 +57,15 @@ def filters_in_words(subscription: Subscription) -> str:
     tickers = sorted(t.ticker for t in subscription.tickers.all())
     if tickers:
         parts.append("in " + _or_list(tickers))
-    for filter_set, mask, prefix in (
-        (CHAMBERS, subscription.chambers, "in the "),
-        (PARTIES, subscription.parties, "party "),
-        (TRANSACTION_TYPES, subscription.transaction_types, ""),
-        (OWNERS, subscription.owners, "owner "),
+    for filter_set, mask, prefix, proper_nouns in (
+        (CHAMBERS, subscription.chambers, "in the ", True),
+        (PARTIES, subscription.parties, "party ", True),
+        (TRANSACTION_TYPES, subscription.transaction_types, "", False),
+        (OWNERS, subscription.owners, "owner ", False),
     ):
         if mask:
             words = _labels(filter_set, filter_set.values(mask))
-            parts.append(prefix + _or_list([w.lower() if not prefix else w for w in words]))
+            parts.append(prefix + _or_list(words if proper_nouns else [w.lower() for w in words]))
     if subscription.min_amount is not None:
         parts.append(f"at least ${subscription.min_amount:,}")
     if subscription.late_only:

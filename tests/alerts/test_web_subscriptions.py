@@ -222,7 +222,10 @@ def test_an_email_subscription_is_created_with_every_filter_stored(
 
     page = paul.get(LIST).content.decode()
     assert "Trades by Dan Crenshaw or Nancy Pelosi · in AAPL, BRK.B or MSFT" in page
-    assert "at least $50,000" in page and "filed late" in page
+    assert (
+        "· in the House · party Democrat or Republican · purchase or sale (partial) · "
+        "owner self or spouse · at least $50,000 · filed late"
+    ) in page
     assert "Daily digest" in page
 
 
