@@ -9,7 +9,8 @@ urlpatterns = [
     # Operator pages (staff only).
     path("ops/", views.dashboard, name="dashboard"),
     path("ops/tasks/", views.task_list, name="task_list"),
-    path("ops/tasks/<str:task_id>/", views.task_detail, name="task_detail"),
+    # path: a custom task id may contain any character, "/" included.
+    path("ops/tasks/<path:task_id>/", views.task_detail, name="task_detail"),
     path("ops/schedules/", views.schedule_list, name="schedule_list"),
     path("ops/schedules/<int:pk>/", views.schedule_detail, name="schedule_detail"),
     path("ops/schedules/<int:pk>/run/", views.schedule_run, name="schedule_run"),

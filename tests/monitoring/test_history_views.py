@@ -239,3 +239,9 @@ def test_a_queue_filter_pages_through_its_tasks_merged_in_order(staff_client, mo
     # A task name that the queue does not take matches nothing.
     none = staff_client.get("/ops/tasks/?queue=default&task_name=ingestion.sync_all_trades")
     assert ids_on(none) == []
+
+
+def test_a_custom_task_id_with_a_slash_has_a_detail_page(staff_client):
+    row = task_result(created=NOW, task_id="import/2026-11-23/house")
+    assert f'href="/ops/tasks/{row.task_id}/"' in staff_client.get("/ops/tasks/").content.decode()
+    assert staff_client.get(f"/ops/tasks/{row.task_id}/").status_code == 200
