@@ -58,6 +58,7 @@ HISTORY_INDEXES = [
     "monitoring_tr_name_created_idx",
     "monitoring_tr_status_created_idx",
     "monitoring_tr_sched_created_idx",
+    "monitoring_tr_done_status_idx",
 ]
 
 
@@ -226,7 +227,7 @@ def main() -> None:
             for name in HISTORY_INDEXES:
                 cursor.execute(f"DROP INDEX {name}")
             cursor.execute("ANALYZE django_celery_results_taskresult")
-        for label, path in views[:9]:
+        for label, path in [*views[:9], views[-1]]:
             report(label, *timed(client, path, BASELINE_REPEATS), target=False)
         print("\n" + ("targets met" if all_ok else "TARGETS MISSED"))
     finally:

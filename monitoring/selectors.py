@@ -727,7 +727,7 @@ def hourly_outcomes(*, now: dt.datetime | None = None, hours: int = 24) -> list[
         )
         .annotate(hour=TruncHour("date_done", tzinfo=dt.UTC))
         .values("hour", "status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # not COUNT(id): the (date_done, status) index covers it
         .order_by()
     )
     by_hour: dict[dt.datetime, dict[str, int]] = {}
