@@ -135,6 +135,15 @@ class DatabaseScheduler(schedulers.DatabaseScheduler):
         # Wake up in time to renew the lease well before it expires.
         return min(interval, max(self.leader_lock.ttl / 4, 0.5))
 
+    def apply_entry(self, entry, producer=None):
+        # The tick may have spent long since it checked the lease at its start (a slow
+        # database read of the schedules, a hung broker): check again right before sending,
+        # so a leader whose lease ran out meanwhile (a standby may lead now) sends nothing.
+        if not self._hold_leadership():
+            logger.warning("beat: not sending %s: no longer the leader", entry.name)
+            return None
+        return super().apply_entry(entry, producer=producer)
+
     def _hold_leadership(self) -> bool:
         now = time.monotonic()
         try:
@@ -160,7 +169,8 @@ class DatabaseScheduler(schedulers.DatabaseScheduler):
                 self._standby_said = holder
             return False
         except Exception as exc:  # Redis unreachable: lead only while our lease surely holds
-            if self.is_leader and now < self.leader_lock.lease_until - 1.0:
+            # Measured now: the failed call itself may have taken up to its socket timeout.
+            if self.is_leader and time.monotonic() < self.leader_lock.lease_until - 1.0:
                 logger.warning("beat: cannot renew the leader lock (%s); lease still valid", exc)
                 return True
             if self.is_leader:

@@ -3,13 +3,15 @@
 import os
 import signal
 import time
+from datetime import timedelta
 
 import pytest
 import redis
+from celery.beat import ScheduleEntry
 from django.conf import settings
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from capitolscope.beat import LEADER_KEY, LeaderLock
+from capitolscope.beat import LEADER_KEY, DatabaseScheduler, LeaderLock
 from capitolscope.celery import app
 from monitoring.models import Heartbeat
 from tests.processes import start_beat, subprocess_env, wait_until
@@ -44,6 +46,54 @@ def test_a_second_lock_holder_is_refused_until_the_first_lease_ends(redis_client
     assert not first.renew()  # the old leader learns it lost
     first.release()  # and cannot release the new leader's lock
     assert second.holder() == second.token
+
+
+@pytest.mark.django_db
+def test_a_leader_whose_lease_ran_out_during_a_slow_tick_sends_nothing(redis_client):
+    queue = "beat-lease-test"
+    scheduler = DatabaseScheduler(app=app, lazy=True)
+    try:
+        assert scheduler._hold_leadership()
+        # The tick then stalls (a slow database read, a hung broker) past the lease; it
+        # expires and a standby takes over before the stalled leader gets to send.
+        scheduler._last_renewal -= 2
+        scheduler.leader_lock.lease_until = time.monotonic() - 1
+        redis_client.delete(LEADER_KEY)
+        assert LeaderLock(client=redis_client, ttl=30).acquire()
+        entry = ScheduleEntry(
+            name="lease test",
+            task="monitoring.system_health_check",
+            schedule=timedelta(seconds=1),
+            options={"queue": queue},
+            app=app,
+        )
+        scheduler.apply_entry(entry, producer=scheduler.producer)
+        assert redis_client.llen(queue) == 0  # only the new leader sends
+        assert not scheduler.is_leader
+    finally:
+        scheduler.close()
+        redis_client.delete(queue)
+
+
+@pytest.mark.django_db
+def test_a_leader_that_cannot_reach_redis_stops_leading_before_its_lease_runs_out():
+    from tests.monitoring.test_health_checks import SilentServer
+
+    hung = SilentServer()
+    scheduler = DatabaseScheduler(app=app, lazy=True)
+    try:
+        scheduler.is_leader = True
+        scheduler.leader_lock.client = redis.Redis.from_url(
+            hung.url, socket_connect_timeout=1, socket_timeout=1
+        )
+        # 1.5 s of lease left when the renewal starts; the renewal hangs for its 1 s socket
+        # timeout, which leaves 0.5 s: too little to go on sending as the leader.
+        scheduler.leader_lock.lease_until = time.monotonic() + 1.5
+        assert not scheduler._hold_leadership()
+        assert not scheduler.is_leader
+    finally:
+        scheduler.leader_lock.client.close()
+        hung.close()
 
 
 @pytest.mark.processes
