@@ -218,6 +218,18 @@ def _notify_event(incident: Incident, *, event: str, channels: list, now: dateti
             channel.send(subject=subject, body=body, incident=incident, event=event)
             done[channel.name] = now.isoformat()
         except AlertError as exc:
+            if exc.permanent:
+                # Retrying cannot help (e.g. the webhook answers 404), and an opened notice
+                # left pending would hold back the resolve notice on every other channel.
+                done[channel.name] = f"failed for good at {now.isoformat()}: {exc}"
+                logger.error(
+                    "incident %s: %s notice by %s failed for good (not retried): %s",
+                    incident.pk,
+                    event,
+                    channel.name,
+                    exc,
+                )
+                continue
             complete = False
             logger.warning(
                 "incident %s: %s notice by %s failed (retried at the next check): %s",

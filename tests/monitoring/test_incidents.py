@@ -121,6 +121,22 @@ def test_a_failed_channel_is_retried_at_the_next_check_and_the_other_is_not_repe
     assert len(hook.requests_to("/hook")) == 2
 
 
+def test_a_webhook_that_refuses_for_good_is_not_retried_and_does_not_hold_back_the_email(
+    settings, smtp, hook, caplog
+):
+    hook.fail("POST", "/hook", Reply(404, "no such hook"), times=100)
+    health_check_record(report=memory_report(settings, failing=True))
+    health_check_record(report=memory_report(settings, failing=True))
+    assert len(hook.requests_to("/hook")) == 1  # a 404 will not get better: not retried
+    assert "opened notice by webhook failed for good" in caplog.text
+    health_check_record(report=memory_report(settings, failing=False))
+    assert smtp.subjects() == [
+        "[CapitolScope] Degraded: Memory use",
+        "[CapitolScope] Resolved: Memory use",
+    ]
+    assert Incident.objects.get().resolved_notified_at is not None
+
+
 def test_an_unreachable_smtp_server_is_logged_and_retried(settings, caplog):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
