@@ -80,3 +80,19 @@ def test_the_revoke_action_revokes_the_selected_tokens(admin_client, staff_user)
     assert refused.status_code == 401
     listing = admin_client.get("/admin/monitoring/apitoken/").content.decode()
     assert "revoked" in listing and "active" in listing
+
+
+def test_a_staff_member_who_may_only_view_tokens_cannot_revoke_them(client, staff_user):
+    from django.contrib.auth.models import Permission
+
+    staff_user.user_permissions.add(Permission.objects.get(codename="view_apitoken"))
+    client.force_login(staff_user)
+    token = api_token_create(user=staff_user, name="prometheus")
+    assert client.get("/admin/monitoring/apitoken/").status_code == 200
+    client.post(
+        "/admin/monitoring/apitoken/",
+        {"action": "revoke_tokens", "_selected_action": [token.token.pk]},
+        follow=True,
+    )
+    token.token.refresh_from_db()
+    assert token.token.revoked_at is None
