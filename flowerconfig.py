@@ -8,12 +8,30 @@ OAuth with FLOWER_AUTH / FLOWER_AUTH_PROVIDER.
 import os
 import sys
 
-if not os.environ.get("FLOWER_BASIC_AUTH", "").strip() and not (
+
+def _basic_auth_problem(value: str) -> str:
+    """Why FLOWER_BASIC_AUTH (comma-separated user:password entries) is unusable, else ""."""
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    if not entries:
+        return "set FLOWER_BASIC_AUTH=user:password"
+    for entry in entries:
+        user, sep, password = entry.partition(":")
+        if not (user.strip() and sep and password):
+            return (
+                "every FLOWER_BASIC_AUTH entry must read user:password with both parts set "
+                "(set FLOWER_BASIC_AUTH=user:password)"
+            )
+    return ""
+
+
+_oauth = (
     os.environ.get("FLOWER_AUTH", "").strip() and os.environ.get("FLOWER_AUTH_PROVIDER", "").strip()
-):
+)
+_problem = "" if _oauth else _basic_auth_problem(os.environ.get("FLOWER_BASIC_AUTH", ""))
+if _problem:
     sys.stderr.write(
-        "capitolscope: Flower refuses to start without authentication: "
-        "set FLOWER_BASIC_AUTH=user:password (or FLOWER_AUTH and FLOWER_AUTH_PROVIDER)\n"
+        f"capitolscope: Flower refuses to start without authentication: {_problem} "
+        "(or FLOWER_AUTH and FLOWER_AUTH_PROVIDER)\n"
     )
     sys.exit(2)
 

@@ -53,8 +53,16 @@ def status(url: str, *, auth: str | None = None) -> int | None:
         {},
         {"DJANGO_ENV": "production", "FLOWER_BASIC_AUTH": "  "},
         {"FLOWER_AUTH": ".*@example.com"},  # OAuth without its provider
+        {"FLOWER_BASIC_AUTH": "ops:"},  # anybody could send "ops:"
+        {"FLOWER_BASIC_AUTH": "ops:secret,ops"},
     ],
-    ids=["nothing", "blank-in-production", "oauth-without-provider"],
+    ids=[
+        "nothing",
+        "blank-in-production",
+        "oauth-without-provider",
+        "empty-password",
+        "entry-without-password",
+    ],
 )
 def test_flower_refuses_to_start_without_authentication(extra):
     result = subprocess.run(
