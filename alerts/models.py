@@ -325,8 +325,20 @@ class Notification(models.Model):
     subscription = models.ForeignKey(
         Subscription, on_delete=models.CASCADE, related_name="notifications", db_index=False
     )
-    # Indexed: the notifications of a batch of trades (matching, re-matching).
-    trade = models.ForeignKey("ingestion.Trade", on_delete=models.CASCADE, related_name="+")
+    # Matching inserts hundreds of thousands of notifications per batch, so the two hot
+    # foreign keys carry no per-row database check (on PostgreSQL, deferred foreign-key
+    # triggers tripled the cost of a batch) and the trade has no index of its own (nothing
+    # looks notifications up by trade; re-matching relies on the unique constraint).
+    # Integrity holds by construction: the matcher inserts them from the trades it holds
+    # locked by its claim and the deliveries it created in the same transaction; deletes go
+    # through Django, which cascades (trade) and sets NULL (delivery) itself.
+    trade = models.ForeignKey(
+        "ingestion.Trade",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     delivery = models.ForeignKey(
         Delivery,
         null=True,
@@ -334,6 +346,7 @@ class Notification(models.Model):
         on_delete=models.SET_NULL,
         related_name="notifications",
         db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -36,6 +36,8 @@ from alerts.models import (
 from ingestion.models import Asset, Politician, Trade
 
 _UNSET: Any = object()
+# Per-connection scratch table holding one matching batch's (subscription, trade) pairs.
+MATCH_TABLE = "alerts_match_batch"
 TICKER_MAX_LENGTH = 12
 MAX_TICKERS = 200
 MAX_POLITICIANS = 200
@@ -379,7 +381,8 @@ def _predicates(s: str, bt: str) -> str:
 
 
 def _match_sql(ids_clause: str) -> str:
-    """INSERT of every (active subscription, batch trade) pair that matches.
+    """INSERT into the batch table of every (active subscription, batch trade) pair that
+    matches.
 
     Three disjoint candidate sets, each found through an index and then filtered by the
     cheap predicates:
@@ -391,17 +394,18 @@ def _match_sql(ids_clause: str) -> str:
        (identical masks, amount and late flag match identically), then joined back to the
        subscriptions carrying that signature — tens of signatures instead of tens of thousands
        of subscriptions against every trade.
-    Existing pairs are skipped by the unique constraint, so re-matching never duplicates.
     """
     sub = Subscription._meta.db_table
     sub_pol = Subscription.politicians.through._meta.db_table
     sub_tick = SubscriptionTicker._meta.db_table
-    notification = Notification._meta.db_table
     broad = "s.active AND NOT s.has_politician_filter AND NOT s.has_ticker_filter"
+    # PostgreSQL would otherwise inline the signature matches and, misjudging the six-column
+    # join as selective, test every broad subscription against every trade.
+    materialized = "MATERIALIZED" if connection.vendor == "postgresql" else ""
     # The CTEs sit inside the INSERT (both databases accept it) so that SQLite's driver
     # recognises the statement as an INSERT and reports its row count.
     return f"""
-    INSERT INTO {notification} (subscription_id, trade_id, created_at)
+    INSERT INTO {MATCH_TABLE} (subscription_id, trade_id)
     WITH bt AS (
         SELECT t.id AS trade_id, t.politician_id, a.ticker,
                {CHAMBERS.sql_bit("t.chamber")} AS chamber_bit,
@@ -420,7 +424,7 @@ def _match_sql(ids_clause: str) -> str:
                COALESCE(s.min_amount, -1) AS min_amount
         FROM {sub} s WHERE {broad}
     ),
-    signature_matches AS (
+    signature_matches AS {materialized} (
         SELECT g.chambers, g.parties, g.transaction_types, g.owners, g.late_only, g.min_amount,
                bt.trade_id
         FROM signatures g CROSS JOIN bt
@@ -450,8 +454,7 @@ def _match_sql(ids_clause: str) -> str:
          AND s.late_only = m.late_only AND COALESCE(s.min_amount, -1) = m.min_amount
         WHERE {broad}
     )
-    SELECT subscription_id, trade_id, %s FROM matches WHERE 1 = 1
-    ON CONFLICT (subscription_id, trade_id) DO NOTHING
+    SELECT subscription_id, trade_id FROM matches
     """  # noqa: S608
 
 
@@ -477,18 +480,12 @@ def _claim_trades(*, limit: int, now: dt.datetime) -> list[int]:
     return ids
 
 
-def _create_instant_deliveries(
-    *, cursor, trade_ids: Sequence[int] | None, batch: str, now: dt.datetime
-) -> list[int]:
-    """One pending delivery per instant subscription with undelivered notifications (of
-    ``trade_ids``, or of any trade when None), and attach those notifications to it."""
+def _create_instant_deliveries(*, cursor, batch: str, now: dt.datetime) -> list[int]:
+    """One pending delivery per active instant subscription with notifications not in a
+    delivery (the sweep's leftovers), and attach those notifications to it."""
     sub = Subscription._meta.db_table
     notification = Notification._meta.db_table
     delivery = Delivery._meta.db_table
-    if trade_ids is None:
-        trade_clause, trade_params = "1 = 1", []
-    else:
-        trade_clause, trade_params = _ids_sql("n.trade_id", trade_ids)
     cursor.execute(
         f"""
         INSERT INTO {delivery} (subscription_id, channel, kind, status, attempts, last_error,
@@ -496,55 +493,119 @@ def _create_instant_deliveries(
         SELECT s.id, s.channel, %s, %s, 0, '', %s, NULL, %s, %s
         FROM {sub} s
         WHERE s.mode = %s AND s.active AND s.id IN (
-            SELECT n.subscription_id FROM {notification} n
-            WHERE n.delivery_id IS NULL AND {trade_clause})
+            SELECT n.subscription_id FROM {notification} n WHERE n.delivery_id IS NULL)
         """,  # noqa: S608
         [Delivery.Kind.INSTANT, Delivery.Status.PENDING, batch, now, now,
-         Subscription.Mode.INSTANT, *trade_params],
+         Subscription.Mode.INSTANT],
     )  # fmt: skip
     if not cursor.rowcount:
         return []
-    plain_clause = trade_clause.replace("n.trade_id", "trade_id")
     cursor.execute(
         f"""
         UPDATE {notification} SET delivery_id = (
             SELECT d.id FROM {delivery} d
             WHERE d.batch = %s AND d.subscription_id = {notification}.subscription_id)
-        WHERE delivery_id IS NULL AND {plain_clause}
+        WHERE delivery_id IS NULL
           AND subscription_id IN (SELECT d.subscription_id FROM {delivery} d WHERE d.batch = %s)
         """,  # noqa: S608
-        [batch, *trade_params, batch],
+        [batch, batch],
     )
     return list(Delivery.objects.filter(batch=batch).order_by("id").values_list("id", flat=True))
+
+
+def _prepare_match_table(cursor) -> None:
+    """An empty per-connection scratch table for one batch's matching pairs (temporary: no
+    WAL, no indexes to maintain; on PostgreSQL dropped at commit)."""
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {MATCH_TABLE} "
+            "(subscription_id bigint NOT NULL, trade_id bigint NOT NULL) ON COMMIT DROP"
+        )
+    else:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {MATCH_TABLE} "
+            "(subscription_id integer NOT NULL, trade_id integer NOT NULL)"
+        )
+    cursor.execute(f"DELETE FROM {MATCH_TABLE}")  # noqa: S608
 
 
 def trades_match(*, limit: int | None = None) -> MatchResult:
     """Match one batch of unmatched trades against every active subscription.
 
     In one transaction: claim up to ``limit`` (default ``ALERTS_MATCH_BATCH_SIZE``) trades from
-    the outbox (``Trade.matched_at IS NULL``), insert a notification for every matching
-    (subscription, trade) pair in one set-based statement, and create one pending delivery per
-    instant subscription that got notifications (all its trades of the batch in one message).
-    Digest subscriptions' notifications wait for ``digests_create``. Returns what was done;
-    the caller enqueues ``delivery_ids`` (they exist once this function has returned, i.e.
-    after the commit). A batch that fails rolls back entirely, claim included.
+    the outbox (``Trade.matched_at IS NULL``); find every matching (subscription, trade) pair
+    in one set-based statement (``_match_sql``) into a scratch table; create one pending
+    delivery per instant subscription among them (all its trades of the batch in one
+    message); insert the notifications already pointing at their delivery (digest ones
+    without: they wait for ``digests_create``). Pairs notified before are skipped by the
+    unique constraint, so re-matching never duplicates (a delivery left with nothing to carry
+    is removed). Returns what was done; the caller enqueues ``delivery_ids`` (they exist once
+    this function has returned, i.e. after the commit). A batch that fails rolls back
+    entirely, claim included.
     """
     limit = limit or settings.ALERTS_MATCH_BATCH_SIZE
     now = timezone.now()
     batch = uuid.uuid4().hex
+    sub = Subscription._meta.db_table
+    notification = Notification._meta.db_table
+    delivery = Delivery._meta.db_table
     with transaction.atomic():
         trade_ids = _claim_trades(limit=limit, now=now)
         if not trade_ids:
             return MatchResult()
         ids_clause, ids_params = _ids_sql("t.id", trade_ids)
         with connection.cursor() as cursor:
-            cursor.execute(_match_sql(ids_clause), [*ids_params, now])
-            created = max(cursor.rowcount, 0)
-            delivery_ids = (
-                _create_instant_deliveries(cursor=cursor, trade_ids=trade_ids, batch=batch, now=now)
-                if created
-                else []
+            if connection.vendor == "postgresql":
+                # Don't wait for the WAL flush at commit: a crash can only lose the whole
+                # batch, claim included, and the trades are then matched again.
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            _prepare_match_table(cursor)
+            cursor.execute(_match_sql(ids_clause), ids_params)
+            pairs = max(cursor.rowcount, 0)
+            if not pairs:
+                return MatchResult(trades=len(trade_ids))
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ANALYZE {MATCH_TABLE}")  # temp tables get no statistics
+            cursor.execute(
+                f"""
+                INSERT INTO {delivery} (subscription_id, channel, kind, status, attempts,
+                                        last_error, batch, digest_date, created_at,
+                                        next_attempt_at)
+                SELECT s.id, s.channel, %s, %s, 0, '', %s, NULL, %s, %s
+                FROM {sub} s
+                WHERE s.mode = %s AND s.id IN (SELECT m.subscription_id FROM {MATCH_TABLE} m)
+                """,  # noqa: S608
+                [Delivery.Kind.INSTANT, Delivery.Status.PENDING, batch, now, now,
+                 Subscription.Mode.INSTANT],
+            )  # fmt: skip
+            # Sorted, so the unique index is filled in key order instead of at random.
+            cursor.execute(
+                f"""
+                INSERT INTO {notification} (subscription_id, trade_id, delivery_id, created_at)
+                SELECT m.subscription_id, m.trade_id, d.id, %s
+                FROM {MATCH_TABLE} m
+                LEFT JOIN {delivery} d ON d.batch = %s AND d.subscription_id = m.subscription_id
+                WHERE 1 = 1
+                ORDER BY m.subscription_id, m.trade_id
+                ON CONFLICT (subscription_id, trade_id) DO NOTHING
+                """,  # noqa: S608
+                [now, batch],
             )
+            created = max(cursor.rowcount, 0)
+            if created < pairs:  # some pairs were notified before (a trade matched again)
+                cursor.execute(
+                    f"""
+                    DELETE FROM {delivery}
+                    WHERE batch = %s AND NOT EXISTS (
+                        SELECT 1 FROM {notification} n WHERE n.delivery_id = {delivery}.id)
+                    """,  # noqa: S608
+                    [batch],
+                )
+            if connection.vendor != "postgresql":
+                cursor.execute(f"DELETE FROM {MATCH_TABLE}")  # noqa: S608
+        delivery_ids = list(
+            Delivery.objects.filter(batch=batch).order_by("id").values_list("id", flat=True)
+        )
     return MatchResult(trades=len(trade_ids), notifications=created, delivery_ids=delivery_ids)
 
 
@@ -554,9 +615,7 @@ def notifications_create_deliveries() -> list[int]:
     Returns the new deliveries' ids, to enqueue."""
     batch = uuid.uuid4().hex
     with transaction.atomic(), connection.cursor() as cursor:
-        return _create_instant_deliveries(
-            cursor=cursor, trade_ids=None, batch=batch, now=timezone.now()
-        )
+        return _create_instant_deliveries(cursor=cursor, batch=batch, now=timezone.now())
 
 
 def digests_create(*, now: dt.datetime | None = None) -> list[int]:
