@@ -120,7 +120,8 @@ def deadletter_retry(*, dead_letter: DeadLetter, user) -> str:
 
     The dead letter becomes ``retried``, linked to the new task by ``retry_task_id``. Only an
     open dead letter can be retried (raises DeadLetterError otherwise, e.g. a double click).
-    The message is published after the transaction commits.
+    The message is published after the transaction commits; when the broker refuses it, the
+    letter is open again and DeadLetterError says so.
     """
     from capitolscope.celery import app
 
@@ -145,14 +146,29 @@ def deadletter_retry(*, dead_letter: DeadLetter, user) -> str:
         options = {"task_id": new_task_id}
         if dead_letter.queue:
             options["queue"] = dead_letter.queue
-        transaction.on_commit(
-            lambda: app.send_task(
-                dead_letter.task_name,
-                args=list(dead_letter.args or []),
-                kwargs=dict(dead_letter.kwargs or {}),
-                **options,
-            )
-        )
+
+        def publish() -> None:
+            try:
+                app.send_task(
+                    dead_letter.task_name,
+                    args=list(dead_letter.args or []),
+                    kwargs=dict(dead_letter.kwargs or {}),
+                    **options,
+                )
+            except Exception as exc:
+                # Nothing was sent: open the letter again so it can be retried later.
+                DeadLetter.objects.filter(pk=dead_letter.pk, retry_task_id=new_task_id).update(
+                    status=DeadLetter.Status.OPEN,
+                    retry_task_id="",
+                    resolved_at=None,
+                    resolved_by=None,
+                )
+                raise DeadLetterError(
+                    f"could not publish the retry of dead letter {dead_letter.pk} "
+                    f"({dead_letter.task_name}): {type(exc).__name__}; it stays open"
+                ) from exc
+
+        transaction.on_commit(publish)
     dead_letter.refresh_from_db()
     logger.info(
         "dead letter %s (%s %s) retried as task %s",
