@@ -240,6 +240,7 @@ def alerts_worker_env(smtp_port: int, **extra: str) -> dict[str, str]:
         ALERTS_DELIVERY_BACKOFF_MAX="1",
         ALERTS_DELIVERY_MAX_RETRIES="2",
         ALERTS_WEBHOOK_TIMEOUT="2",
+        ALERTS_DELIVERY_LEASE="10",  # a killed worker's delivery is taken over quickly
         **extra,
     )
 

@@ -7,13 +7,14 @@ import csv
 import io
 import time
 
+import psutil
 import pytest
 from django.urls import reverse
 from django_celery_results.models import TaskResult
 
 from alerts import services
 from alerts.models import Delivery, Notification
-from alerts.tasks import process_pending_notifications
+from alerts.tasks import deliver, match_new_trades, process_pending_notifications
 from ingestion import sync
 from ingestion.models import Trade
 from tests.alerts.conftest import make_trade
@@ -78,6 +79,12 @@ def test_an_imported_trade_reaches_the_mailbox_once(alerts_worker, smtp_server, 
     delivery = Delivery.objects.get(subscription=sub)
     assert delivery.status == "sent" and delivery.attempts == 1
     assert not Trade.objects.filter(matched_at__isnull=True).exists()
+
+    # A duplicated message (a redelivery after a lost ack) finds it sent and sends nothing.
+    assert deliver.delay(delivery.pk).get(timeout=30) == {"delivery": delivery.pk, "status": "done"}
+    assert match_new_trades.delay().get(timeout=30)["trades"] == 0
+    settle(0.5)
+    assert len(smtp_server.handler.messages) == 1
 
 
 def test_a_run_of_40_trades_sends_one_email_listing_40(alerts_worker, smtp_server, alice):
@@ -186,3 +193,32 @@ def test_the_sweep_matches_and_delivers_what_a_lost_message_left(
     wait_until(lambda: smtp_server.handler.messages, timeout=30, what="the swept email")
     settle(1)
     assert len(smtp_server.handler.messages) == 1
+
+
+def test_a_worker_killed_mid_send_loses_nothing(alerts_worker, webhook_receiver, alice):
+    """The pool process dies while the webhook is being answered: the message is redelivered
+    (late ack, reject on worker lost); the delivery's lease stops a second send until it has
+    expired, then the delivery goes out, with the same Idempotency-Key."""
+    sub = services.subscription_create(
+        owner=alice, name="hook", channel="webhook", target=webhook_receiver.url_for("alice")
+    )
+    webhook_receiver.secrets["alice"] = sub.signing_secret
+    webhook_receiver.fail("POST", r"/hooks/alice", Reply(200, "slow", delay=1.5), times=1)
+    import_csv(whitehouse_rows(1))
+
+    wait_until(lambda: webhook_receiver.requests, timeout=30, what="the first POST")
+    children = psutil.Process(alerts_worker.pid).children()
+    assert children, "the worker has no pool process"
+    for child in children:  # our own worker's pool processes, by pid
+        child.kill()
+
+    wait_until(
+        lambda: Delivery.objects.filter(subscription=sub, status="sent").exists(),
+        timeout=60,
+        what="the delivery to be sent after the worker was killed",
+    )
+    delivery = Delivery.objects.get(subscription=sub)
+    assert webhook_receiver.verified == [("alice", str(delivery.pk))]
+    keys = {request.headers["idempotency-key"] for request in webhook_receiver.requests}
+    assert keys == {str(delivery.pk)}
+    assert delivery.attempts == 2
