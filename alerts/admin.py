@@ -49,6 +49,12 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("signing_secret")
 
+    def delete_model(self, request, obj):
+        services.subscription_delete(subscription=obj)
+
+    def delete_queryset(self, request, queryset):
+        services.subscriptions_delete(subscription_ids=queryset.values_list("pk", flat=True))
+
     @admin.display(description="target")
     def target_short(self, obj: Subscription) -> str:
         return Truncator(obj.target).chars(60)

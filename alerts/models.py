@@ -321,17 +321,23 @@ class Delivery(models.Model):
 class Notification(models.Model):
     """One trade that matched one subscription: at most one per pair (a database constraint)."""
 
+    # Matching inserts hundreds of thousands of notifications per batch, so the foreign keys
+    # carry no per-row database check (on PostgreSQL the deferred foreign-key triggers, one
+    # per key and row at commit, cost more than the whole insert) and the trade has no index
+    # of its own (nothing looks notifications up by trade; re-matching relies on the unique
+    # constraint). Integrity holds by construction instead: the matcher inserts pairs of the
+    # trades it holds locked by its claim, the subscriptions it holds ``FOR KEY SHARE`` (which
+    # ``subscription_delete`` waits for, and after which vanished ones are dropped), and the
+    # deliveries it created in the same transaction; deletes go through Django, which
+    # cascades (subscription, trade) and sets NULL (delivery) itself.
     # Indexed by the unique constraint (subscription first) and the composite index below.
     subscription = models.ForeignKey(
-        Subscription, on_delete=models.CASCADE, related_name="notifications", db_index=False
+        Subscription,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
+        db_constraint=False,
     )
-    # Matching inserts hundreds of thousands of notifications per batch, so the two hot
-    # foreign keys carry no per-row database check (on PostgreSQL, deferred foreign-key
-    # triggers tripled the cost of a batch) and the trade has no index of its own (nothing
-    # looks notifications up by trade; re-matching relies on the unique constraint).
-    # Integrity holds by construction: the matcher inserts them from the trades it holds
-    # locked by its claim and the deliveries it created in the same transaction; deletes go
-    # through Django, which cascades (trade) and sets NULL (delivery) itself.
     trade = models.ForeignKey(
         "ingestion.Trade",
         on_delete=models.CASCADE,

@@ -330,8 +330,23 @@ def subscriptions_set_active(*, subscription_ids: Iterable[int], active: bool) -
 
 
 def subscription_delete(*, subscription: Subscription) -> None:
-    """Delete a subscription with its filters, notifications and deliveries."""
-    subscription.delete()
+    """Delete a subscription with its filters, notifications and deliveries.
+
+    The row is locked first, so a matching batch that holds it (``FOR KEY SHARE``) commits
+    its notifications before they are collected for deletion, and a batch starting later
+    sees it gone."""
+    subscriptions_delete(subscription_ids=[subscription.pk])
+
+
+def subscriptions_delete(*, subscription_ids: Iterable[int]) -> int:
+    """Delete subscriptions (see ``subscription_delete``); returns how many were deleted."""
+    ids = list(subscription_ids)
+    with transaction.atomic():
+        locked = list(
+            Subscription.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        Subscription.objects.filter(pk__in=locked).delete()
+    return len(locked)
 
 
 def subscription_rotate_secret(*, subscription: Subscription) -> str:
@@ -566,6 +581,26 @@ def trades_match(*, limit: int | None = None) -> MatchResult:
                 return MatchResult(trades=len(trade_ids))
             if connection.vendor == "postgresql":
                 cursor.execute(f"ANALYZE {MATCH_TABLE}")  # temp tables get no statistics
+                # Hold the matched subscriptions until commit (a concurrent
+                # ``subscription_delete`` waits), then drop pairs of any deleted meanwhile:
+                # notifications carry no foreign-key check (see Notification.subscription).
+                # SQLite needs neither: its writers are serialised.
+                cursor.execute(
+                    f"""
+                    WITH held AS (
+                        SELECT s.id FROM {sub} s
+                        WHERE s.id IN (SELECT m.subscription_id FROM {MATCH_TABLE} m)
+                        FOR KEY SHARE OF s)
+                    SELECT count(*) FROM held
+                    """  # noqa: S608
+                )
+                cursor.execute(
+                    f"""
+                    DELETE FROM {MATCH_TABLE} m WHERE NOT EXISTS (
+                        SELECT 1 FROM {sub} s WHERE s.id = m.subscription_id)
+                    """  # noqa: S608
+                )
+                pairs -= max(cursor.rowcount, 0)
             cursor.execute(
                 f"""
                 INSERT INTO {delivery} (subscription_id, channel, kind, status, attempts,

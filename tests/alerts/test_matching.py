@@ -156,3 +156,14 @@ def test_the_batch_size_limits_the_claim(subscribe, pelosi):
     assert services.trades_match(limit=2).trades == 2
     assert services.trades_match(limit=2).trades == 1
     assert Notification.objects.count() == 5 and Delivery.objects.count() == 3
+
+
+def test_deleting_a_subscription_deletes_its_notifications_and_deliveries(subscribe, pelosi):
+    sub = subscribe("all")
+    other = subscribe("other", mode="digest")
+    make_trade(pelosi)
+    services.trades_match()
+    services.subscription_delete(subscription=sub)
+    assert not Notification.objects.filter(subscription_id=sub.pk).exists()
+    assert not Delivery.objects.filter(subscription_id=sub.pk).exists()
+    assert Notification.objects.filter(subscription=other).count() == 1
