@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import random
 import uuid
 from collections.abc import Iterable, Sequence
@@ -35,6 +36,7 @@ from alerts.models import (
 )
 from ingestion.models import Asset, Politician, Trade
 
+logger = logging.getLogger(__name__)
 _UNSET: Any = object()
 # Per-connection scratch table holding one matching batch's (subscription, trade) pairs.
 MATCH_TABLE = "alerts_match_batch"
@@ -773,20 +775,25 @@ def delivery_send(*, delivery_id: int) -> SendOutcome:
         error = "not sent: the subscription was paused before this message went out"
         _delivery_finish(delivery, status=Delivery.Status.FAILED, last_error=error)
         return SendOutcome("failed", error=error)
-    message = message_build(delivery=delivery)
-    if message is None:  # its trades were deleted since
-        _delivery_finish(delivery, status=Delivery.Status.SENT, sent_at=now, last_error="")
-        return SendOutcome("sent", error="nothing left to send")
+    channel = subscription.channel
     try:
-        channel_for(message.channel).send(message)
+        message = message_build(delivery=delivery)
+        if message is None:  # its trades were deleted since
+            _delivery_finish(delivery, status=Delivery.Status.SENT, sent_at=now, last_error="")
+            return SendOutcome("sent", error="nothing left to send")
+        channel_for(channel).send(message)
     except DeliveryError as exc:
-        return _delivery_failed(delivery, exc, channel=message.channel)
+        return _delivery_failed(delivery, exc, channel=channel)
+    except Exception as exc:  # a bug or a time limit: retried within the budget, then failed
+        logger.exception("delivery %s: unexpected error", delivery.pk)
+        error = DeliveryError(f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}")
+        return _delivery_failed(delivery, error, channel=channel)
     _delivery_finish(
         delivery,
         status=Delivery.Status.SENT,
         sent_at=timezone.now(),
         last_error="",
-        channel=message.channel,
+        channel=channel,
     )
     return SendOutcome("sent")
 

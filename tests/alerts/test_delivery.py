@@ -251,3 +251,15 @@ def test_errors_never_contain_the_webhook_path_or_secret(alice, smtp_settings, p
     error = Delivery.objects.get(pk=delivery.pk).last_error
     assert "127.0.0.1:1" in error
     assert "sekrit" not in error and sub.signing_secret not in error
+
+
+def test_an_unexpected_error_is_retried_within_the_budget_then_failed(
+    email_sub, smtp_settings, pelosi
+):
+    smtp_settings.EMAIL_BACKEND = "no.such.EmailBackend"  # a misconfigured deployment
+    delivery = matched_delivery(email_sub, [make_trade(pelosi)])
+    statuses = [services.delivery_send(delivery_id=delivery.pk).status for _ in range(3)]
+    assert statuses == ["retry", "retry", "failed"]
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and "unexpected error" in delivery.last_error
+    assert delivery.leased_until is None
