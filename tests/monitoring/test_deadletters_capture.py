@@ -219,20 +219,21 @@ def test_a_failure_reported_outside_the_task_request_takes_the_queue_from_the_ro
     assert "TimeoutError: hard time limit" in letter.traceback
 
 
-def test_a_retry_the_broker_refuses_leaves_the_dead_letter_open(staff_user, monkeypatch):
+def test_a_retry_the_broker_refuses_leaves_the_dead_letter_open(staff_user):
     from capitolscope.broker import free_port
 
     letter = deadletter_capture(
         task_id="t-6", task_name="monitoring.selftest_fail", args=[], kwargs={}, exception=None
     )
-    app.pool.force_close_all()
-    monkeypatch.setattr(app, "_pool", None)
-    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/0")
+    # Publish through new pools to a port nobody listens on; the real ones are put back.
+    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    app._pool = app.amqp._producer_pool = None
     try:
         with pytest.raises(DeadLetterError, match="could not publish"):
             deadletter_retry(dead_letter=letter, user=staff_user)
     finally:
         app.pool.force_close_all()
-        app._pool = None
+        app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
     letter.refresh_from_db()
     assert (letter.status, letter.retry_task_id, letter.resolved_at) == ("open", "", None)
