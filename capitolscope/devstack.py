@@ -188,7 +188,10 @@ def main() -> int:
         print(
             "\nCapitolScope is starting\n"
             f"  app      http://{web_host}:{web_port}/\n"
+            f"  ops      http://{web_host}:{web_port}/ops/  (staff: health, tasks, schedules)\n"
+            f"  alerts   http://{web_host}:{web_port}/subscriptions/  (any user's subscriptions)\n"
             f"  admin    http://{web_host}:{web_port}/admin/\n"
+            f"  api      http://{web_host}:{web_port}/api/  (staff session or bearer token)\n"
             f"  health   http://{web_host}:{web_port}/health/\n"
             f"  flower   http://{flower_host}:{flower_port}/  ({flower_note})\n"
             f"  database {database}\n"

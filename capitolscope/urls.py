@@ -1,10 +1,25 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+
+@login_required
+def home(request):
+    """Operators land on their dashboard, everyone else on their own subscriptions."""
+    return redirect("monitoring:dashboard" if request.user.is_staff else "alerts:subscription_list")
+
 
 urlpatterns = [
-    path("", login_required(RedirectView.as_view(url="/admin/", permanent=False)), name="home"),
+    path("", home, name="home"),
+    # Every user signs in here (the admin's own login page admits staff only).
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     # Users' own alert subscriptions (alerts/urls.py).
     path("subscriptions/", include("alerts.urls")),

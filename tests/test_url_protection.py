@@ -7,7 +7,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 PUBLIC = {"/health/", "/api/health/"}
 # Pages that are the way in, or static content, and must stay reachable anonymously.
-ENTRY_POINTS = {"/admin/login/", "/admin/logout/", "/admin/password_reset/"}
+ENTRY_POINTS = {
+    "/accounts/login/",
+    "/admin/login/",
+    "/admin/logout/",
+    "/admin/password_reset/",
+}
 
 
 def concrete_paths(resolver: URLResolver, prefix: str = "") -> list[str]:
@@ -69,3 +74,34 @@ def test_every_api_url_refuses_a_logged_in_user_who_is_not_staff_with_403_json(c
         response = client.get(path)
         assert response.status_code == 403, f"{path} answered {response.status_code}"
         assert response.json()["error"]["code"] == "forbidden", path
+
+
+@pytest.mark.django_db
+def test_a_user_who_is_not_staff_signs_in_and_lands_on_their_subscriptions(client, plain_user):
+    page = client.get("/subscriptions/")
+    assert page.status_code == 302 and page["Location"].startswith("/accounts/login/")
+    form = client.get(page["Location"])
+    assert form.status_code == 200 and b'name="password"' in form.content
+
+    response = client.post(
+        "/accounts/login/",
+        {"username": "paul", "password": "correct horse", "next": "/subscriptions/"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/subscriptions/"
+    assert client.get("/subscriptions/").status_code == 200
+    assert client.get("/").url == "/subscriptions/"
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_is_refused_with_a_message(client, plain_user):
+    response = client.post("/accounts/login/", {"username": "paul", "password": "wrong"})
+    assert response.status_code == 200
+    assert b"didn't match" in response.content
+
+
+@pytest.mark.django_db
+def test_staff_land_on_the_dashboard_and_log_out_with_a_post(client, staff_user):
+    client.force_login(staff_user)
+    assert client.get("/").url == "/ops/"
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/ops/").status_code == 302

@@ -115,7 +115,7 @@ def test_every_subscription_page_sends_an_anonymous_visitor_to_the_login_page(cl
     ]:
         response = getattr(client, method)(url)
         assert response.status_code == 302, (method, url)
-        assert "/admin/login/" in response["Location"], (method, url)
+        assert "/accounts/login/" in response["Location"], (method, url)
     subscription.refresh_from_db()
     assert subscription.active
 

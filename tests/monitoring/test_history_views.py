@@ -46,7 +46,7 @@ def ids_on(response) -> list[str]:
 def test_anonymous_users_are_sent_to_the_login_page(client, path):
     response = client.post(path) if path in OPS_ACTIONS else client.get(path)
     assert response.status_code == 302
-    assert "/admin/login/" in response["Location"]
+    assert "/accounts/login/" in response["Location"]
 
 
 @pytest.mark.parametrize("path", OPS_PAGES + OPS_ACTIONS)
