@@ -53,7 +53,9 @@ def webhook_url_problem(url: str, *, resolve: bool = True) -> str | None:
     It must be an absolute http(s) URL with a host. Unless ``ALERTS_WEBHOOK_ALLOW_PRIVATE``,
     it must not point at a private, loopback, link-local or otherwise non-public address: a
     literal IP is checked always; a host name is resolved when ``resolve`` (at send time,
-    so a name re-pointed to an internal address later is still refused).
+    so a name re-pointed to an internal address later is still refused). A name that does not
+    resolve then raises a transient ``DeliveryError`` (a resolver outage is retried, not a
+    reason to fail the delivery for good).
     """
     try:
         parts = urlsplit(url)
@@ -84,7 +86,7 @@ def webhook_url_problem(url: str, *, resolve: bool = True) -> str | None:
     try:
         infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80))
     except OSError as exc:
-        return f"the webhook host {host} does not resolve: {exc}"
+        raise DeliveryError(f"the webhook host {host} does not resolve: {exc}") from None
     for info in infos:
         address = info[4][0]
         if _is_private(address):

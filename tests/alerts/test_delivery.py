@@ -263,3 +263,19 @@ def test_an_unexpected_error_is_retried_within_the_budget_then_failed(
     delivery.refresh_from_db()
     assert delivery.status == "failed" and "unexpected error" in delivery.last_error
     assert delivery.leased_until is None
+
+
+def test_a_host_name_that_does_not_resolve_at_send_time_is_retried_not_failed_at_once(
+    alice, smtp_settings, pelosi
+):
+    # A resolver outage must not fail every webhook for good: the name resolved when the
+    # subscription was saved, so "does not resolve" now is retried like a connection error.
+    sub = services.subscription_create(
+        owner=alice, name="hook", channel="webhook", target="https://no-such-host.invalid/hook"
+    )
+    smtp_settings.ALERTS_WEBHOOK_ALLOW_PRIVATE = False
+    delivery = matched_delivery(sub, [make_trade(pelosi)])
+    statuses = [services.delivery_send(delivery_id=delivery.pk).status for _ in range(3)]
+    assert statuses == ["retry", "retry", "failed"]
+    delivery.refresh_from_db()
+    assert "no-such-host.invalid does not resolve" in delivery.last_error
