@@ -9,13 +9,16 @@ from ingestion.models import Trade
 def delivery_trades(*, delivery: Delivery, limit: int) -> tuple[list[Trade], int]:
     """The trades of ``delivery`` (at most ``limit``, newest transaction first) and how many
     it carries in all, with their politician, asset and filing loaded."""
-    notifications = Notification.objects.filter(delivery=delivery)
-    total = notifications.count()
-    trade_ids = notifications.values("trade_id")
+    # Counted through the trades: a notification whose trade is gone (deleted while a batch
+    # was matching it; notifications carry no foreign-key check) is not a trade to announce.
+    carried = Trade.objects.filter(
+        pk__in=Notification.objects.filter(delivery=delivery).values("trade_id")
+    )
+    total = carried.count()
     trades = list(
-        Trade.objects.filter(pk__in=trade_ids)
-        .select_related("politician", "asset", "filing")
-        .order_by("-transaction_date", "politician__last_name", "id")[:limit]
+        carried.select_related("politician", "asset", "filing").order_by(
+            "-transaction_date", "politician__last_name", "id"
+        )[:limit]
     )
     return trades, total
 

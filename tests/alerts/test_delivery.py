@@ -279,3 +279,31 @@ def test_a_host_name_that_does_not_resolve_at_send_time_is_retried_not_failed_at
     assert statuses == ["retry", "retry", "failed"]
     delivery.refresh_from_db()
     assert "no-such-host.invalid does not resolve" in delivery.last_error
+
+
+def _delete_trade_row(trade) -> None:
+    """Delete a trade's row the way a delete racing a matching batch leaves it: its
+    notification stays behind (notifications carry no foreign-key check)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ingestion_trade WHERE id = %s", [trade.pk])
+
+
+def test_a_message_counts_only_trades_that_still_exist(email_sub, smtp_server, pelosi):
+    kept, gone = make_trade(pelosi, ticker="NVDA"), make_trade(pelosi, ticker="MSFT")
+    delivery = matched_delivery(email_sub, [kept, gone])
+    _delete_trade_row(gone)
+    assert services.delivery_send(delivery_id=delivery.pk).status == "sent"
+    [message] = smtp_server.handler.messages
+    assert "1 new trade " in message["Subject"]
+    assert "more" not in message.get_body(("plain",)).get_content()
+
+
+def test_a_delivery_whose_trades_are_all_gone_sends_nothing(email_sub, smtp_server, pelosi):
+    trade = make_trade(pelosi)
+    delivery = matched_delivery(email_sub, [trade])
+    _delete_trade_row(trade)
+    outcome = services.delivery_send(delivery_id=delivery.pk)
+    assert (outcome.status, outcome.error) == ("sent", "nothing left to send")
+    assert smtp_server.handler.messages == []
