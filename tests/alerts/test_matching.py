@@ -167,3 +167,17 @@ def test_deleting_a_subscription_deletes_its_notifications_and_deliveries(subscr
     assert not Notification.objects.filter(subscription_id=sub.pk).exists()
     assert not Delivery.objects.filter(subscription_id=sub.pk).exists()
     assert Notification.objects.filter(subscription=other).count() == 1
+
+
+def test_deleting_trades_or_a_subscription_through_the_orm_leaves_no_notification(
+    subscribe, pelosi
+):
+    # Notifications have no database foreign-key check: Django's cascade is all there is.
+    sub, other = subscribe("all"), subscribe("other", mode="digest")
+    kept, gone = make_trade(pelosi), make_trade(pelosi)
+    services.trades_match()
+    gone.filing.delete()  # filing -> trade -> notification
+    Subscription.objects.filter(pk=other.pk).delete()  # not through the locking service
+    remaining = set(Notification.objects.values_list("subscription_id", "trade_id"))
+    assert remaining == {(sub.pk, kept.pk)}
+    assert Delivery.objects.filter(subscription_id=other.pk).count() == 0
