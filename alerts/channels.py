@@ -166,6 +166,17 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _without_url_secrets(text: str, url: str) -> str:
+    """``text`` (a response excerpt) with the URL's query, path and longer path segments
+    masked: error pages often echo the request path ("Cannot POST /…"), which may be a token."""
+    parts = urlsplit(url)
+    segments = [segment for segment in parts.path.split("/") if len(segment) >= 8]
+    for secret in (parts.query, parts.path, *sorted(segments, key=len, reverse=True)):
+        if len(secret) > 1:
+            text = text.replace(secret, "…")
+    return text
+
+
 def _host(url: str) -> str:
     """Host and port only: the path and query of a webhook URL may hold a token."""
     parts = urlsplit(url)
@@ -207,7 +218,7 @@ class WebhookChannel:
                 if 200 <= status < 300:
                     return  # delivered: the body does not matter, and is not read
                 retry_after = _retry_after(response.headers.get("Retry-After"))
-                excerpt = self._read_excerpt(response)
+                excerpt = self._read_excerpt(response, url=message.target)
         except requests.Timeout:
             raise DeliveryError(f"the webhook at {host} timed out after {timeout:g} s") from None
         except requests.ConnectionError as exc:
@@ -224,9 +235,9 @@ class WebhookChannel:
         raise DeliveryError(said, permanent=True)
 
     @staticmethod
-    def _read_excerpt(response: requests.Response) -> str:
+    def _read_excerpt(response: requests.Response, *, url: str) -> str:
         """At most ALERTS_WEBHOOK_MAX_RESPONSE_BYTES of the body (the rest is not read), as a
-        short excerpt for the delivery's last error."""
+        short excerpt for the delivery's last error, without the secrets of ``url``."""
         limit = settings.ALERTS_WEBHOOK_MAX_RESPONSE_BYTES
         received = b""
         for chunk in response.iter_content(chunk_size=8192):
@@ -234,7 +245,7 @@ class WebhookChannel:
             if len(received) >= limit:
                 break
         text = received[:limit].decode("utf-8", "replace").strip()
-        return " ".join(text.split())[:200]
+        return " ".join(_without_url_secrets(text, url).split())[:200]
 
 
 CHANNELS = {"email": EmailChannel, "webhook": WebhookChannel}

@@ -307,3 +307,22 @@ def test_a_delivery_whose_trades_are_all_gone_sends_nothing(email_sub, smtp_serv
     outcome = services.delivery_send(delivery_id=delivery.pk)
     assert (outcome.status, outcome.error) == ("sent", "nothing left to send")
     assert smtp_server.handler.messages == []
+
+
+def test_an_error_page_echoing_the_webhook_path_does_not_leak_it(
+    alice, smtp_settings, webhook_receiver, pelosi
+):
+    # Many servers answer an unknown path with "Cannot POST /the/path": the path of a
+    # webhook URL may be its secret (Slack's are), so it never reaches the error or result.
+    path = "/services/T000/B000/sekrit-token"
+    sub = services.subscription_create(
+        owner=alice, name="slack", channel="webhook", target=f"{webhook_receiver.url}{path}?k=v1"
+    )
+    webhook_receiver.fail("POST", "/services/.*", Reply(404, f"Cannot POST {path}?k=v1"), times=1)
+    delivery = matched_delivery(sub, [make_trade(pelosi)])
+    outcome = services.delivery_send(delivery_id=delivery.pk)
+    assert outcome.status == "failed"
+    error = Delivery.objects.get(pk=delivery.pk).last_error
+    assert "answered 404: Cannot POST" in error
+    for text in (error, outcome.error):
+        assert "sekrit" not in text and "k=v1" not in text
