@@ -310,9 +310,26 @@ def _merge_unresolved() -> int:
         Trade.objects.bulk_update(
             trades, ["politician", "fingerprint", "content_hash"], batch_size=500
         )
+        _repoint_many_to_many(orphan=orphan, member=member)
         orphan.delete()
         merged += 1
     return merged
+
+
+def _repoint_many_to_many(*, orphan: Politician, member: Politician) -> None:
+    """Move rows that name ``orphan`` in other apps' many-to-many tables (e.g. a subscription
+    following a politician) to ``member``, so deleting the orphan does not silently empty them.
+    """
+    for relation in Politician._meta.related_objects:
+        if not relation.many_to_many:
+            continue
+        through = relation.through
+        source = relation.field.m2m_field_name()  # the row's owner, e.g. the subscription
+        target = relation.field.m2m_reverse_field_name()  # the politician
+        already = through.objects.filter(**{target: member}).values(source)
+        through.objects.filter(**{target: orphan}).exclude(**{f"{source}__in": already}).update(
+            **{target: member}
+        )
 
 
 # --- Assets -------------------------------------------------------------------------------

@@ -366,3 +366,24 @@ def test_a_comment_that_reads_like_a_null_marker_is_stored_as_text():
     filing.trades[0].comment = "\\N"
     _ingest([filing])
     assert Trade.objects.filter(comment="\\N").count() == 1
+
+
+def test_a_subscription_to_an_unresolved_politician_follows_them_when_the_roster_arrives(
+    django_user_model,
+):
+    from alerts.services import subscription_create
+
+    import_file(HOUSE_FEED, "house-watcher")
+    pelosi = Politician.objects.get(last_name="Pelosi")
+    owner = django_user_model.objects.create_user("sam", email="sam@example.com")
+    subscription = subscription_create(
+        owner=owner, name="Pelosi", channel="email", target="sam@example.com",
+        politician_ids=[pelosi.pk],
+    )  # fmt: skip
+    legislators = parse_legislators_yaml(
+        (FIXTURES / "legislators/legislators-current.yaml").read_bytes()
+    )
+    services.legislators_load(legislators=legislators)
+
+    assert not Politician.objects.filter(pk=pelosi.pk).exists()
+    assert list(subscription.politicians.values_list("bioguide_id", flat=True)) == ["P000197"]
