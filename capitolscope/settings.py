@@ -333,7 +333,6 @@ ALERTS_MAX_TRADES_PER_MESSAGE = env_int("ALERTS_MAX_TRADES_PER_MESSAGE", 200, mi
 ALERTS_MAX_SUBSCRIPTIONS_PER_USER = env_int("ALERTS_MAX_SUBSCRIPTIONS_PER_USER", 50, minimum=1)
 
 # --- Monitoring and operations (monitoring/; DESIGN §3, §5) -------------------------------
-# (settings for health thresholds, incidents, beat leadership, the API and retention go here)
 
 # Health checks (monitoring/health.py). Defaults are the operating limits of the product plan.
 HEALTH_PROBE_TIMEOUT = env_float("HEALTH_PROBE_TIMEOUT", 2.0, minimum=0.1)
