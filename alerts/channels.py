@@ -21,6 +21,8 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
+from ingestion.http import retry_after_seconds
+
 if TYPE_CHECKING:
     from alerts.messages import OutgoingMessage
 
@@ -153,19 +155,6 @@ def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest.hexdigest()}"
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _without_url_secrets(text: str, url: str) -> str:
     """``text`` (a response excerpt) with the URL's query, path and longer path segments
     masked: error pages often echo the request path ("Cannot POST /…"), which may be a token."""
@@ -217,7 +206,7 @@ class WebhookChannel:
                 status = response.status_code
                 if 200 <= status < 300:
                     return  # delivered: the body does not matter, and is not read
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                 excerpt = self._read_excerpt(response, url=message.target)
         except requests.Timeout:
             raise DeliveryError(f"the webhook at {host} timed out after {timeout:g} s") from None

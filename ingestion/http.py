@@ -154,7 +154,7 @@ class HttpClient:
                     status=raw.status_code,
                     permanent=raw.status_code not in RETRY_STATUSES,
                 )
-                retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+                retry_after = retry_after_seconds(response.headers.get("retry-after"))
             if problem.permanent or attempt > self.max_retries:
                 raise problem
             time.sleep(self._backoff(attempt, retry_after))
@@ -201,7 +201,8 @@ def _status_hint(status: int) -> str:
     return ""
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta seconds or an HTTP date), or None."""
     if not value:
         return None
     value = value.strip()

@@ -42,18 +42,8 @@ class IncidentAdmin(NoAddMixin, admin.ModelAdmin):
     list_filter = ("kind", "severity", ("resolved_at", admin.EmptyFieldListFilter))
     search_fields = ("subject", "summary")
     date_hierarchy = "opened_at"
-    readonly_fields = (
-        "kind",
-        "subject",
-        "severity",
-        "summary",
-        "opened_at",
-        "last_seen_at",
-        "resolved_at",
-        "opened_notified_at",
-        "resolved_notified_at",
-        "details_pretty",
-    )
+    # Incidents are written by the health checks only: everything shown is read-only.
+    readonly_fields = (*list_display, "details_pretty")
     exclude = ("details",)
     actions = ("resolve_now",)
 
