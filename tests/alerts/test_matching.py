@@ -181,3 +181,20 @@ def test_deleting_trades_or_a_subscription_through_the_orm_leaves_no_notificatio
     remaining = set(Notification.objects.values_list("subscription_id", "trade_id"))
     assert remaining == {(sub.pk, kept.pk)}
     assert Delivery.objects.filter(subscription_id=other.pk).count() == 0
+
+
+def test_a_batch_mixing_new_and_re_matched_trades_notifies_only_the_new_ones(subscribe, pelosi):
+    """The plain-INSERT fast path hits the unique constraint, rolls back to its savepoint and
+    inserts again skipping the pairs notified before; nothing is lost or doubled."""
+    sub = subscribe("all")
+    old = make_trade(pelosi)
+    services.trades_match()
+    Trade.objects.filter(pk=old.pk).update(matched_at=None)
+    new = make_trade(pelosi)
+    result = services.trades_match()
+    assert result.trades == 2 and result.notifications == 1
+    [delivery] = Delivery.objects.filter(pk__in=result.delivery_ids)
+    assert list(delivery.notifications.values_list("trade_id", flat=True)) == [new.pk]
+    assert sorted(
+        Notification.objects.filter(subscription=sub).values_list("trade_id", flat=True)
+    ) == sorted([old.pk, new.pk])
