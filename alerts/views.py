@@ -5,8 +5,8 @@ Thin adapters: authorise (logged in, and only one's own subscriptions — anothe
 ``alerts.services`` function, redirect. Staff get no special access here; the admin is theirs.
 
 A webhook's signing secret is shown once: right after the subscription is created or its
-secret regenerated, it is kept in the (server-side) session and shown by the next list page,
-which removes it. Everywhere else it is masked.
+secret regenerated, it is kept in the (server-side) session and shown by the next GET of the
+list page, which removes it (a HEAD leaves it). Everywhere else it is masked.
 """
 
 from __future__ import annotations
@@ -106,8 +106,12 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
         .order_by("name", "id")
     )
     rows = [_row(subscription) for subscription in subscriptions]
-    # Shown once: taken out of the session as it is rendered.
-    new_secret = request.session.pop(SHOW_ONCE_SESSION_KEY, None)
+    # Shown once: taken out of the session as a GET renders it. A HEAD (a link checker, a
+    # monitor, a browser probing the page) gets no body, so it must leave the secret for the
+    # GET that shows it.
+    new_secret = (
+        request.session.pop(SHOW_ONCE_SESSION_KEY, None) if request.method == "GET" else None
+    )
     limit = settings.ALERTS_MAX_SUBSCRIPTIONS_PER_USER
     context = {
         "rows": rows,
