@@ -352,6 +352,14 @@ OPS_ALERT_WEBHOOK_URL = env_str("OPS_ALERT_WEBHOOK_URL")
 OPS_ALERT_TIMEOUT = env_float("OPS_ALERT_TIMEOUT", 10.0, minimum=0.1)
 # An open incident no health check has seen for this long is resolved by daily maintenance.
 INCIDENT_STALE_AFTER_HOURS = env_int("INCIDENT_STALE_AFTER_HOURS", 24, minimum=1)
+# Hold-down (monitoring/incidents.py): a problem opens an incident once it has failed this
+# many health runs in a row, or for this many seconds, whichever comes first; with the
+# 5-minute system-health-check that is the second failing run. An open incident resolves
+# once its check has passed for MONITORING_INCIDENT_RESOLVE_AFTER seconds (the second
+# passing run); a failure in between keeps it open with no new notice.
+MONITORING_INCIDENT_OPEN_AFTER_RUNS = env_int("MONITORING_INCIDENT_OPEN_AFTER_RUNS", 2, minimum=1)
+MONITORING_INCIDENT_OPEN_AFTER = env_int("MONITORING_INCIDENT_OPEN_AFTER", 600, minimum=0)
+MONITORING_INCIDENT_RESOLVE_AFTER = env_int("MONITORING_INCIDENT_RESOLVE_AFTER", 240, minimum=0)
 
 # Single beat (capitolscope/beat.py): a Redis lock the leader renews on every tick.
 BEAT_LEADER_LOCK_TTL = env_int("BEAT_LEADER_LOCK_TTL", 20, minimum=2)

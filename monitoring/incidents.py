@@ -1,9 +1,17 @@
 """Incidents: one per failing (kind, subject), told to the operators once on open and once on
 resolve — never on every check.
 
-``incidents_sync(report=…)`` turns a ``system_health`` report into incident rows: a problem
-opens an incident (or refreshes ``last_seen_at`` of the open one); a conclusive check that no
-longer reports a problem resolves it. ``incidents_notify()`` then sends what is still unsent:
+``incidents_sync(report=…)`` turns a ``system_health`` report into incident rows, with a
+hold-down both ways so that a check that flaps does not page anyone on every run (the state
+lives in ``ProblemStreak``, one row per (kind, subject)):
+
+- a problem opens an incident only once it has failed ``MONITORING_INCIDENT_OPEN_AFTER_RUNS``
+  health runs in a row, or for ``MONITORING_INCIDENT_OPEN_AFTER`` seconds (whichever comes
+  first); the incident's ``opened_at`` is the first failure. A pass in between starts over.
+- an open incident is refreshed (``last_seen_at``) while its problem is reported, and resolved
+  only once a conclusive check has not reported it for ``MONITORING_INCIDENT_RESOLVE_AFTER``
+  seconds; a failure within that time keeps the same incident open, with no new notice.
+ ``incidents_notify()`` then sends what is still unsent:
 an email to ``OPS_ALERT_EMAILS`` (default: the ``ADMINS`` addresses) and, if set, a JSON POST
 to ``OPS_ALERT_WEBHOOK_URL`` (Slack-compatible ``text``). Each channel's success is recorded
 on the incident (``details["notified"]``), so a channel that failed is retried at the next
@@ -15,15 +23,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from monitoring.health import CHECK_KINDS, OK, Problem, health_problems
-from monitoring.models import Incident
+from monitoring.models import Incident, ProblemStreak
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +51,18 @@ class IncidentChanges:
     opened: list[int] = field(default_factory=list)
     continuing: list[int] = field(default_factory=list)
     resolved: list[int] = field(default_factory=list)
+    # Failing, but not long enough to open an incident: "kind" or "kind:subject".
+    pending: list[str] = field(default_factory=list)
+    # Open incidents whose check passes, held open until the resolve hold-down has passed.
+    resolving: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "opened": self.opened,
             "continuing": self.continuing,
             "resolved": self.resolved,
+            "pending": self.pending,
+            "resolving": self.resolving,
         }
 
 
@@ -57,7 +72,21 @@ def _severity(problem: Problem) -> str:
     )
 
 
-def incident_open_or_touch(*, problem: Problem, now: datetime) -> tuple[Incident, bool]:
+def incident_touch(*, problem: Problem, now: datetime) -> Incident | None:
+    """Refresh the open incident of the problem's (kind, subject); None if none is open."""
+    touched = Incident.objects.filter(
+        kind=problem.kind, subject=problem.subject, resolved_at__isnull=True
+    ).update(severity=_severity(problem), summary=problem.message[:500], last_seen_at=now)
+    if not touched:
+        return None
+    return Incident.objects.filter(
+        kind=problem.kind, subject=problem.subject, resolved_at__isnull=True
+    ).first()
+
+
+def incident_open_or_touch(
+    *, problem: Problem, now: datetime, opened_at: datetime | None = None
+) -> tuple[Incident, bool]:
     """The open incident of the problem's (kind, subject), created if there is none."""
     defaults = {
         "severity": _severity(problem),
@@ -76,7 +105,7 @@ def incident_open_or_touch(*, problem: Problem, now: datetime) -> tuple[Incident
             incident = Incident.objects.create(
                 kind=problem.kind,
                 subject=problem.subject,
-                opened_at=now,
+                opened_at=opened_at or now,
                 details={"first_message": problem.message},
                 **defaults,
             )
@@ -90,28 +119,101 @@ def incident_open_or_touch(*, problem: Problem, now: datetime) -> tuple[Incident
         ), False
 
 
+def problem_streak_count(
+    *, kind: str, subject: str, failing: bool, now: datetime, message: str = ""
+) -> ProblemStreak:
+    """Count one more health run in the (kind, subject) streak of ``failing`` runs.
+
+    A streak of the other sign is replaced by a new one. The increment is one UPDATE (or an
+    INSERT), so health runs that overlap both count and never lose each other's run.
+    """
+    key = {"kind": kind, "subject": subject}
+    counted = ProblemStreak.objects.filter(**key, failing=failing).update(
+        runs=F("runs") + 1, last_seen_at=now, message=message[:500]
+    )
+    if not counted:
+        ProblemStreak.objects.filter(**key).exclude(failing=failing).delete()
+        try:
+            with transaction.atomic():
+                ProblemStreak.objects.create(
+                    **key,
+                    failing=failing,
+                    runs=1,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    message=message[:500],
+                )
+        except IntegrityError:  # an overlapping run started it a moment ago
+            ProblemStreak.objects.filter(**key, failing=failing).update(
+                runs=F("runs") + 1, last_seen_at=now
+            )
+    return ProblemStreak.objects.get(**key)
+
+
+def _held_long_enough(streak: ProblemStreak, *, now: datetime, seconds: float) -> bool:
+    return now - streak.first_seen_at >= timedelta(seconds=seconds)
+
+
 def incidents_sync(*, report: dict, now: datetime | None = None) -> IncidentChanges:
-    """Open, refresh and resolve incidents from a ``system_health`` report."""
+    """Open, refresh and resolve incidents from a ``system_health`` report, with hold-down."""
     now = now or timezone.now()
     changes = IncidentChanges()
     failing: set[tuple[str, str]] = set()
     for problem in health_problems(report):
-        incident, created = incident_open_or_touch(problem=problem, now=now)
-        failing.add((problem.kind, problem.subject))
+        key = (problem.kind, problem.subject)
+        if key in failing:
+            continue
+        failing.add(key)
+        incident, created = incident_touch(problem=problem, now=now), False
+        if incident is None:
+            streak = problem_streak_count(
+                kind=problem.kind,
+                subject=problem.subject,
+                failing=True,
+                now=now,
+                message=problem.message,
+            )
+            if streak.runs < settings.MONITORING_INCIDENT_OPEN_AFTER_RUNS and not (
+                _held_long_enough(streak, now=now, seconds=settings.MONITORING_INCIDENT_OPEN_AFTER)
+            ):
+                changes.pending.append(":".join(filter(None, key)))
+                continue
+            incident, created = incident_open_or_touch(
+                problem=problem, now=now, opened_at=streak.first_seen_at
+            )
+        # Open now: whatever streak there was (failing, or passing within the resolve
+        # hold-down: a relapse) is over, and the same incident goes on without a new notice.
+        ProblemStreak.objects.filter(kind=problem.kind, subject=problem.subject).delete()
         (changes.opened if created else changes.continuing).append(incident.pk)
     decided_kinds = {
         CHECK_KINDS[name]
         for name, component in report["components"].items()
         if name in CHECK_KINDS and component.get("conclusive", True)
     }
+    # A conclusive pass breaks a failing streak: "in a row" starts over.
+    for streak in ProblemStreak.objects.filter(failing=True, kind__in=decided_kinds):
+        if (streak.kind, streak.subject) not in failing:
+            ProblemStreak.objects.filter(pk=streak.pk, failing=True).delete()
     for incident in Incident.objects.filter(resolved_at__isnull=True, kind__in=decided_kinds):
         if (incident.kind, incident.subject) in failing:
+            continue
+        streak = problem_streak_count(
+            kind=incident.kind, subject=incident.subject, failing=False, now=now
+        )
+        if not _held_long_enough(
+            streak, now=now, seconds=settings.MONITORING_INCIDENT_RESOLVE_AFTER
+        ):
+            changes.resolving.append(incident.pk)
             continue
         resolved = Incident.objects.filter(pk=incident.pk, resolved_at__isnull=True).update(
             resolved_at=now
         )
+        ProblemStreak.objects.filter(kind=incident.kind, subject=incident.subject).delete()
         if resolved:
             changes.resolved.append(incident.pk)
+    # Streaks no run has seen for a day are left over from checks that stopped running.
+    stale = now - timedelta(hours=settings.INCIDENT_STALE_AFTER_HOURS)
+    ProblemStreak.objects.filter(last_seen_at__lt=stale).delete()
     return changes
 
 

@@ -105,6 +105,37 @@ class Incident(models.Model):
         return self.resolved_at is None
 
 
+class ProblemStreak(models.Model):
+    """The hold-down of one (kind, subject): consecutive health runs against its incident state.
+
+    ``failing=True``: the problem failed ``runs`` health runs in a row since ``first_seen_at``
+    and no incident is open yet; it opens one after ``MONITORING_INCIDENT_OPEN_AFTER_RUNS``
+    runs or ``MONITORING_INCIDENT_OPEN_AFTER`` seconds. ``failing=False``: the incident is
+    open and its check has passed since ``first_seen_at``; it resolves after
+    ``MONITORING_INCIDENT_RESOLVE_AFTER`` seconds. The opposite result deletes the row, so a
+    check that flaps neither opens nor resolves an incident on every run.
+    """
+
+    kind = models.CharField(max_length=32, choices=Incident.Kind.choices)
+    subject = models.CharField(max_length=200, blank=True, default="")
+    failing = models.BooleanField()
+    runs = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    message = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject"], name="monitoring_problemstreak_unique_kind_subject"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "failing" if self.failing else "passing"
+        return f"{self.kind} {self.subject} {state} {self.runs} run(s)".replace("  ", " ")
+
+
 class DeadLetter(models.Model):
     """A task that failed for good, with everything needed to run it again."""
 

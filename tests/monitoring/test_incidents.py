@@ -1,68 +1,23 @@
 """Incidents: one per failing check, operators told once on open and once on resolve, by a
 real SMTP server (aiosmtpd) and a real webhook receiver (tests/httpserver.py)."""
 
-import email
-import email.policy
-import json
-import threading
-
 import pytest
-from aiosmtpd.controller import Controller
 
 from capitolscope.broker import free_port
-from monitoring.health import system_health
 from monitoring.incidents import health_check_record, incidents_notify, incidents_sync
 from monitoring.models import Incident
-from tests.httpserver import LocalHTTPServer, Reply
+from tests.httpserver import Reply
+from tests.monitoring._alerting import memory_report, posts
 
-pytestmark = pytest.mark.django_db
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.messages.append((envelope.rcpt_tos, message))
-        return "250 OK"
-
-    def subjects(self) -> list[str]:
-        return [message["Subject"] for _rcpt, message in self.messages]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_hold_down")]
 
 
 @pytest.fixture
-def smtp(settings):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.OPS_ALERT_EMAILS = ["ops@example.com", "oncall@example.com"]
-    yield inbox
-    controller.stop()
-
-
-@pytest.fixture
-def hook(settings):
-    server = LocalHTTPServer().start()
-    server.route("POST", "/hook", Reply(200, "ok"))
-    settings.OPS_ALERT_WEBHOOK_URL = f"{server.url}/hook"
-    yield server
-    server.stop()
-
-
-def memory_report(settings, *, failing: bool) -> dict:
-    """A real health report of the memory check, failing or passing by its threshold."""
-    settings.HEALTH_MEMORY_MAX_PERCENT = 0 if failing else 100
-    return system_health(only=["memory"])
-
-
-def posts(hook) -> list[dict]:
-    return [json.loads(request.body) for request in hook.requests_to("/hook")]
+def without_hold_down(settings):
+    """Open on the first failing run and resolve on the first passing one (the hold-down has
+    its own tests in test_incident_hold_down.py)."""
+    settings.MONITORING_INCIDENT_OPEN_AFTER_RUNS = 1
+    settings.MONITORING_INCIDENT_RESOLVE_AFTER = 0
 
 
 def test_an_incident_is_told_once_on_open_and_once_on_resolve(settings, smtp, hook):
