@@ -125,6 +125,13 @@ LOGIN_URL = "login"
 LOGOUT_REDIRECT_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 
+# Self-service accounts (capitolscope/accounts.py). Sign-up at /accounts/signup/ creates an
+# inactive account and emails a link that confirms the address; off closes sign-up (accounts
+# are then made in the admin). The link expires after this many days. Password reset links
+# last Django's PASSWORD_RESET_TIMEOUT (3 days).
+ACCOUNTS_SIGNUP_OPEN = env_bool("ACCOUNTS_SIGNUP_OPEN", default=True)
+ACCOUNTS_CONFIRM_MAX_AGE_DAYS = env_int("ACCOUNTS_CONFIRM_MAX_AGE_DAYS", 3, minimum=1)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True

@@ -12,6 +12,16 @@ ENTRY_POINTS = {
     "/admin/login/",
     "/admin/logout/",
     "/admin/password_reset/",
+    # Self-service accounts (capitolscope/accounts.py): sign-up, its emailed confirmation link,
+    # a new link, and the forgotten-password pages. Password change needs a login.
+    "/accounts/signup/",
+    "/accounts/signup/done/",
+    "/accounts/confirm/resend/",
+    "/accounts/confirm/x/",
+    "/accounts/password_reset/",
+    "/accounts/password_reset/done/",
+    "/accounts/reset/1/1/",
+    "/accounts/reset/done/",
 }
 
 
@@ -51,6 +61,18 @@ def test_every_url_but_the_probe_refuses_anonymous_users(client):
         )
         if response.status_code in {301, 302}:
             assert "login" in response["Location"], f"{path} redirects to {response['Location']}"
+
+
+@pytest.mark.django_db
+def test_the_entry_points_answer_anonymous_users_without_sending_them_to_login(client):
+    paths = concrete_paths(get_resolver())
+    for path in sorted(ENTRY_POINTS - {"/admin/password_reset/"}):
+        assert path in paths, f"{path} is listed as an entry point but no URL serves it"
+        response = client.get(path)
+        # An invalid confirmation link answers 400 with a page saying so; logout redirects.
+        assert response.status_code in {200, 302, 400}, f"{path} answered {response.status_code}"
+        if response.status_code == 302:
+            assert path.endswith("/logout/"), f"{path} redirects to {response['Location']}"
 
 
 @pytest.mark.django_db
