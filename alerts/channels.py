@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import smtplib
 import socket
 import time
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from alerts.messages import OutgoingMessage
 
 USER_AGENT = "CapitolScope-Webhooks/1.0"
+logger = logging.getLogger(__name__)
 
 
 class DeliveryError(Exception):
@@ -136,7 +138,25 @@ class EmailChannel:
             error = _smtp_code_error(code, text, "the mail server refused the recipient")
             error.permanent = any(c >= 500 for c in codes)
             raise error from None
-        except smtplib.SMTPResponseException as exc:  # sender refused, data refused, auth, …
+        except (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused) as exc:
+            # Our own mail configuration is wrong (EMAIL_HOST_USER / EMAIL_HOST_PASSWORD,
+            # DEFAULT_FROM_EMAIL), not the recipient: every message fails the same way until an
+            # operator fixes it, so keep the deliveries (retried with backoff, like a mail
+            # server that is down) and say so loudly.
+            what = (
+                "refused our login (EMAIL_HOST_USER / EMAIL_HOST_PASSWORD)"
+                if isinstance(exc, smtplib.SMTPAuthenticationError)
+                else "refused our sender address (DEFAULT_FROM_EMAIL)"
+            )
+            error = _smtp_code_error(exc.smtp_code, exc.smtp_error, f"the mail server {what}")
+            logger.error(
+                "delivery %s: %s; check the mail settings (retried like a server that is down)",
+                message.delivery_id,
+                error.message,
+            )
+            error.permanent = False
+            raise error from None
+        except smtplib.SMTPResponseException as exc:  # data refused, …
             raise _smtp_code_error(
                 exc.smtp_code, exc.smtp_error, "the mail server answered"
             ) from None

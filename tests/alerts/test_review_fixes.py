@@ -3,13 +3,22 @@ client), a real SMTP server (aiosmtpd), real HTTP(S) servers and real worker pro
 
 from __future__ import annotations
 
-import pytest
+import logging
 
-from alerts.models import Subscription
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from alerts import services
+from alerts.models import Delivery, Subscription
+from tests.alerts.conftest import RecordingSMTPHandler, free_port, make_trade
 
 LIST = "/subscriptions/"
 NEW = "/subscriptions/new/"
 PUBLIC_HOOK = "https://93.184.215.14/hooks/capitolscope"  # a public IP literal: no DNS needed
+
+# The strict SMTP server asks for a login without TLS: fine on loopback, in a test.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
 
 # --- The show-once signing secret -------------------------------------------------------------
@@ -33,3 +42,123 @@ def test_a_head_request_to_the_list_leaves_the_new_secret_for_the_get_that_shows
     shown = client.get(LIST)
     assert secret in shown.content.decode() and shown["Cache-Control"] == "no-store"
     assert secret not in client.get(LIST).content.decode()  # and only once
+
+
+# --- SMTP errors that are our own configuration -------------------------------------------
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user(username="alice", email="alice@example.com")
+
+
+def matched_delivery(subscription) -> Delivery:
+    result = services.trades_match()
+    return Delivery.objects.get(subscription=subscription, pk__in=result.delivery_ids)
+
+
+class SenderCheckingHandler(RecordingSMTPHandler):
+    """Also refuses senders: ``fail("MAIL", "553 …", address="alerts@")``."""
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        fault = self._fault("MAIL", address)
+        if fault:
+            return fault
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+
+def _login_checker(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    good = (auth_data.login, auth_data.password) == (b"capitolscope", b"right password")
+    return AuthResult(success=good, handled=False)
+
+
+@pytest.fixture
+def strict_smtp_server():
+    """A real SMTP server that requires a login and can refuse senders."""
+    handler = SenderCheckingHandler()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        auth_required=True,
+        auth_require_tls=False,  # loopback only (the warning is filtered above)
+        authenticator=_login_checker,
+    )
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def strict_mail_settings(smtp_settings, strict_smtp_server):
+    smtp_settings.EMAIL_PORT = strict_smtp_server.port
+    smtp_settings.EMAIL_HOST_USER = "capitolscope"
+    smtp_settings.EMAIL_HOST_PASSWORD = "right password"
+    return smtp_settings
+
+
+@pytest.fixture
+def alice_by_email(alice, strict_mail_settings):
+    return services.subscription_create(
+        owner=alice, name="Pelosi watch", channel="email", target="alice@example.com"
+    )
+
+
+def test_a_wrong_smtp_password_is_retried_and_logged_as_an_error_not_failed_for_good(
+    alice_by_email, strict_mail_settings, strict_smtp_server, pelosi, caplog
+):
+    strict_mail_settings.EMAIL_HOST_PASSWORD = "wrong password"
+    make_trade(pelosi)
+    delivery = matched_delivery(alice_by_email)
+
+    outcome = services.delivery_send(delivery_id=delivery.pk)
+
+    assert outcome.status == "retry"
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and "535" in delivery.last_error
+    assert "EMAIL_HOST_PASSWORD" in delivery.last_error
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.name == "alerts.channels" and "refused our login" in record.getMessage()
+    assert "wrong password" not in caplog.text
+    # The operator fixes the password: the kept delivery goes out.
+    strict_mail_settings.EMAIL_HOST_PASSWORD = "right password"
+    assert services.delivery_send(delivery_id=delivery.pk).status == "sent"
+    assert len(strict_smtp_server.handler.messages) == 1
+
+
+def test_a_refused_sender_address_is_retried_and_logged_as_an_error(
+    alice_by_email, strict_mail_settings, strict_smtp_server, pelosi, caplog
+):
+    strict_smtp_server.handler.fail(
+        "MAIL", "553 5.7.1 Sender address rejected: not owned by user", address="alerts@"
+    )
+    make_trade(pelosi)
+    delivery = matched_delivery(alice_by_email)
+
+    assert services.delivery_send(delivery_id=delivery.pk).status == "retry"
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and "553" in delivery.last_error
+    assert "DEFAULT_FROM_EMAIL" in delivery.last_error
+    assert any(
+        r.levelno == logging.ERROR and "refused our sender" in r.getMessage()
+        for r in caplog.records
+    )
+    assert services.delivery_send(delivery_id=delivery.pk).status == "sent"
+
+
+def test_a_refused_recipient_still_fails_at_once(
+    alice, strict_mail_settings, strict_smtp_server, pelosi
+):
+    strict_smtp_server.handler.fail("RCPT", "550 5.1.1 No such user", times=9, address="bob@")
+    subscription = services.subscription_create(
+        owner=alice, name="typo", channel="email", target="bob@example.com"
+    )
+    make_trade(pelosi)
+    delivery = matched_delivery(subscription)
+    assert services.delivery_send(delivery_id=delivery.pk).status == "failed"
+    delivery.refresh_from_db()
+    assert "permanent" in delivery.last_error and "550" in delivery.last_error
