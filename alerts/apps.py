@@ -6,11 +6,22 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts"
 
     def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import pre_delete
+
+        from alerts.signals import user_pre_delete
         from ingestion.models import Trade
         from ingestion.services import trades_stored
 
         trades_stored.connect(
             enqueue_matching, sender=Trade, weak=False, dispatch_uid="alerts.enqueue_matching"
+        )
+        # A user's subscriptions are deleted under the matcher's lock, not by the cascade.
+        pre_delete.connect(
+            user_pre_delete,
+            sender=settings.AUTH_USER_MODEL,
+            weak=False,
+            dispatch_uid="alerts.user_pre_delete",
         )
 
 

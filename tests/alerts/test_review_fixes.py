@@ -4,14 +4,17 @@ client), a real SMTP server (aiosmtpd), real HTTP(S) servers and real worker pro
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from django.db import connection, transaction
 
 from alerts import services
-from alerts.models import Delivery, Subscription
+from alerts.models import Delivery, Notification, Subscription, SubscriptionTicker
 from tests.alerts.conftest import RecordingSMTPHandler, free_port, make_trade
+from tests.processes import wait_until
 
 LIST = "/subscriptions/"
 NEW = "/subscriptions/new/"
@@ -162,3 +165,114 @@ def test_a_refused_recipient_still_fails_at_once(
     assert services.delivery_send(delivery_id=delivery.pk).status == "failed"
     delivery.refresh_from_db()
     assert "permanent" in delivery.last_error and "550" in delivery.last_error
+
+
+# --- Deleting a user ----------------------------------------------------------------------
+
+
+def orphan_notifications() -> int:
+    """Notifications whose subscription row is gone (possible: they carry no FK check)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM alerts_notification n WHERE NOT EXISTS ("
+            " SELECT 1 FROM alerts_subscription s WHERE s.id = n.subscription_id)"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_deleting_a_user_deletes_their_subscriptions_notifications_and_deliveries(
+    django_user_model, alice, pelosi
+):
+    bob = django_user_model.objects.create_user(username="bob", email="bob@example.com")
+    for owner, mode in [(alice, "instant"), (bob, "instant"), (bob, "digest")]:
+        services.subscription_create(
+            owner=owner, name=f"{owner.username} {mode}", channel="email",
+            target=owner.email, mode=mode, tickers=["AAPL"],
+        )  # fmt: skip
+    make_trade(pelosi)
+    services.trades_match()
+    assert Notification.objects.count() == 3 and Delivery.objects.count() == 2
+
+    django_user_model.objects.filter(pk=bob.pk).delete()  # as the admin's bulk delete does
+
+    assert list(Subscription.objects.values_list("owner__username", flat=True)) == ["alice"]
+    assert set(Notification.objects.values_list("subscription__owner", flat=True)) == {alice.pk}
+    assert set(Delivery.objects.values_list("subscription__owner", flat=True)) == {alice.pk}
+    assert SubscriptionTicker.objects.count() == 1
+    assert orphan_notifications() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_user_while_a_matching_batch_holds_their_subscription_leaves_no_orphan(
+    django_user_model, pelosi
+):
+    """The race the lock is for (PostgreSQL; SQLite serialises writers): a matching batch
+    holds the subscription ``FOR KEY SHARE`` and has inserted a notification, not committed
+    yet, when the user is deleted. The delete must wait for it, then delete that notification
+    too — a cascade that collects notifications first and only then waits on the subscription
+    row leaves the batch's notification behind, pointing at a deleted subscription."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    bob = django_user_model.objects.create_user(username="bob", email="bob@example.com")
+    subscription = services.subscription_create(
+        owner=bob, name="all", channel="email", target=bob.email
+    )
+    make_trade(pelosi)
+    services.trades_match()
+    late_trade = make_trade(pelosi, ticker="NVDA", matched=True)
+    held, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def matching_batch() -> None:  # the statements of trades_match, paused before commit
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM alerts_subscription WHERE id = %s FOR KEY SHARE",
+                    [subscription.pk],
+                )
+                cursor.execute(
+                    "INSERT INTO alerts_notification (subscription_id, trade_id, created_at) "
+                    "VALUES (%s, %s, now())",
+                    [subscription.pk, late_trade.pk],
+                )
+                held.set()
+                release.wait(timeout=30)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            held.set()
+            connection.close()
+
+    def delete_user() -> None:
+        try:
+            django_user_model.objects.get(pk=bob.pk).delete()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    batch = threading.Thread(target=matching_batch)
+    batch.start()
+    assert held.wait(timeout=30)
+    deleter = threading.Thread(target=delete_user)
+    deleter.start()
+
+    def deleter_waits_on_a_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return cursor.fetchone()[0] > 0
+
+    try:
+        wait_until(deleter_waits_on_a_lock, timeout=20, what="the delete to wait for the batch")
+    finally:
+        release.set()
+        batch.join(timeout=30)
+        deleter.join(timeout=30)
+    assert not errors, errors
+    assert not Subscription.objects.filter(owner_id=bob.pk).exists()
+    assert orphan_notifications() == 0
+    assert Notification.objects.count() == 0
