@@ -17,6 +17,7 @@ import pytest
 import time_machine
 from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.test import Client
 
 from capitolscope.accounts import confirmation_token_make
@@ -129,6 +130,8 @@ def test_a_visitor_signs_up_confirms_by_email_over_smtp_and_reaches_their_subscr
     assert message["Subject"] == "Confirm your CapitolScope account"
     link = smtp.link_in(message)
     assert link.startswith("/accounts/confirm/")
+    payload = signing.b64_decode(link.split("/")[3].split(":")[0].encode())
+    assert b"rita@example.org" not in payload  # links end up in access logs
 
     page = browser.get(link)
     assert page.status_code == 200 and b"Confirm and sign in" in page.content
