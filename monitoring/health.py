@@ -21,6 +21,7 @@ Which status a finding gets:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import time
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.queues import (
@@ -192,31 +194,99 @@ def broker_url_in_use() -> str:
 # --- workers --------------------------------------------------------------------------------
 
 
-def workers_seen_record(*, ping: WorkerPing, now: datetime | None = None):
-    """Remember when each worker and each queue's consumer was last seen (one Heartbeat row).
+WORKER_PREFIX = "worker:"
+QUEUE_PREFIX = "queue:"
 
-    "Down" is then "not seen for longer than the limit", not "missed one ping". The row's
-    ``started_at`` is when monitoring first looked: a queue never consumed counts from there.
+
+def worker_heartbeat_name(hostname: str) -> str:
+    """The Heartbeat name of a worker: ``worker:<hostname>``, hashed when too long."""
+    name = WORKER_PREFIX + hostname
+    if len(name) <= 100:  # Heartbeat.name's max_length
+        return name
+    digest = hashlib.sha256(hostname.encode()).hexdigest()[:16]
+    return f"{WORKER_PREFIX}{hostname[:70]}#{digest}"
+
+
+@dataclass
+class WorkersSeen:
+    """When monitoring first looked, and when each worker and each queue's consumer was last
+    seen (answered a control ping)."""
+
+    first_look: datetime | None = None
+    workers: dict[str, datetime] = field(default_factory=dict)  # hostname -> last seen
+    queues: dict[str, datetime] = field(default_factory=dict)  # queue -> consumer last seen
+    worker_queues: dict[str, list[str]] = field(default_factory=dict)  # hostname -> queues
+
+    def recent_workers(self, *, now: datetime, within: float) -> list[str]:
+        """Hostnames seen within ``within`` seconds of ``now``, sorted."""
+        limit = now - timedelta(seconds=within)
+        return sorted(name for name, seen in self.workers.items() if seen >= limit)
+
+
+def workers_seen_record(*, ping: WorkerPing, now: datetime | None = None) -> None:
+    """Remember when each worker and each queue's consumer was last seen.
+
+    One Heartbeat row per worker (``worker:<hostname>``, with its queues) and per queue
+    (``queue:<name>``), plus the ``workers`` row whose ``started_at`` is when monitoring first
+    looked (a queue never consumed counts from there). Every write is one INSERT … ON CONFLICT
+    DO NOTHING or one conditional UPDATE of a row, never a read-modify-write of a shared
+    record, so health runs and API calls that overlap cannot lose each other's sightings;
+    ``seen_at`` only moves forward.
     """
     from monitoring.models import Heartbeat
 
     now = now or timezone.now()
-    row, _ = Heartbeat.objects.get_or_create(
+    Heartbeat.objects.get_or_create(
         name=WORKERS_HEARTBEAT, defaults={"started_at": now, "seen_at": now}
     )
-    details = dict(row.details or {})
-    workers = dict(details.get("workers") or {})
-    queues = dict(details.get("queues") or {})
+    queues = [queue for queue, consumers in ping.consumers().items() if consumers]
+    rows = [
+        Heartbeat(
+            name=worker_heartbeat_name(hostname),
+            hostname=hostname[:255],
+            started_at=now,
+            seen_at=now,
+            details={"queues": ping.workers[hostname]},
+        )
+        for hostname in ping.hostnames
+    ] + [Heartbeat(name=QUEUE_PREFIX + queue, started_at=now, seen_at=now) for queue in queues]
+    if not rows:
+        return
+    Heartbeat.objects.bulk_create(rows, ignore_conflicts=True)
     for hostname in ping.hostnames:
-        workers[hostname] = now.isoformat()
-    for queue, consumers in ping.consumers().items():
-        if consumers:
-            queues[queue] = now.isoformat()
-    row.details = {"workers": workers, "queues": queues}
-    if ping.hostnames:
-        row.seen_at = now
-    row.save(update_fields=["details", "seen_at"])
-    return row
+        Heartbeat.objects.filter(name=worker_heartbeat_name(hostname), seen_at__lte=now).update(
+            seen_at=now, details={"queues": ping.workers[hostname]}
+        )
+    names = [QUEUE_PREFIX + queue for queue in queues] + [WORKERS_HEARTBEAT]
+    Heartbeat.objects.filter(name__in=names, seen_at__lt=now).update(seen_at=now)
+
+
+def workers_seen() -> WorkersSeen:
+    """What ``workers_seen_record`` remembers (the health checks, /metrics and the API read it)."""
+    from monitoring.models import Heartbeat
+
+    seen = WorkersSeen()
+    rows = Heartbeat.objects.filter(
+        Q(name=WORKERS_HEARTBEAT)
+        | Q(name__startswith=WORKER_PREFIX)
+        | Q(name__startswith=QUEUE_PREFIX)
+    )
+    legacy: dict = {}
+    for row in rows:
+        if row.name == WORKERS_HEARTBEAT:
+            seen.first_look = row.started_at
+            legacy = row.details or {}
+        elif row.name.startswith(WORKER_PREFIX):
+            hostname = row.hostname or row.name.removeprefix(WORKER_PREFIX)
+            seen.workers[hostname] = row.seen_at
+            seen.worker_queues[hostname] = list((row.details or {}).get("queues") or [])
+        else:
+            seen.queues[row.name.removeprefix(QUEUE_PREFIX)] = row.seen_at
+    # Before one row per worker and queue, everything was in the details of ``workers``.
+    for key, into in (("workers", seen.workers), ("queues", seen.queues)):
+        for name, stamp in (legacy.get(key) or {}).items():
+            into.setdefault(name, datetime.fromisoformat(stamp))
+    return seen
 
 
 def check_workers(*, timeout: float | None = None, now: datetime | None = None) -> CheckResult:
@@ -237,9 +307,10 @@ def check_workers(*, timeout: float | None = None, now: datetime | None = None) 
         except Exception as exc:  # broker down or hung: judge from what was seen before
             ping = WorkerPing()
             asked = f"could not ask the workers ({_one_line(exc)}); "
-        row = workers_seen_record(ping=ping, now=checked_at)
-        first_look = row.started_at or checked_at
-        last_seen = row.details.get("queues", {})
+        workers_seen_record(ping=ping, now=checked_at)
+        seen_before = workers_seen()
+        first_look = seen_before.first_look or checked_at
+        last_seen = seen_before.queues
         consumers = ping.consumers()
         problems: list[Problem] = []
         statuses = [OK]
@@ -248,7 +319,7 @@ def check_workers(*, timeout: float | None = None, now: datetime | None = None) 
             if consumers.get(queue):
                 continue
             seen = last_seen.get(queue)
-            since = datetime.fromisoformat(seen) if seen else first_look
+            since = seen or first_look
             silent = checked_at - since
             when = f"last seen {_seconds(silent):g} s ago" if seen else "never seen"
             if silent > down_after:

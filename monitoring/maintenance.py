@@ -236,26 +236,25 @@ def incidents_resolve_stale(*, now: datetime) -> int:
 
 
 def heartbeats_expire(*, now: datetime) -> dict:
-    """Delete heartbeats of processes gone for HEARTBEAT_RETENTION_DAYS; forget old workers."""
-    from monitoring.health import WORKERS_HEARTBEAT
+    """Delete heartbeats of processes gone for HEARTBEAT_RETENTION_DAYS; forget old workers.
+
+    The per-queue "consumer last seen" rows and the ``workers`` row (when monitoring first
+    looked) are kept: a queue nobody consumes must stay "down", not become "never seen".
+    """
+    from monitoring.health import QUEUE_PREFIX, WORKER_PREFIX, WORKERS_HEARTBEAT
     from monitoring.models import Heartbeat
 
     cutoff = now - timedelta(days=settings.HEARTBEAT_RETENTION_DAYS)
+    old = Heartbeat.objects.filter(seen_at__lt=cutoff)
+    forgotten, _ = old.filter(name__startswith=WORKER_PREFIX).delete()
     deleted, _ = (
-        Heartbeat.objects.filter(seen_at__lt=cutoff).exclude(name=WORKERS_HEARTBEAT).delete()
+        old.exclude(name=WORKERS_HEARTBEAT)
+        .exclude(name__startswith=WORKER_PREFIX)
+        .exclude(name__startswith=QUEUE_PREFIX)
+        .delete()
     )
-    forgotten = 0
-    row = Heartbeat.objects.filter(name=WORKERS_HEARTBEAT).first()
-    if row is not None:
-        details = dict(row.details or {})
-        workers = dict(details.get("workers") or {})
-        keep = {
-            name: seen for name, seen in workers.items() if datetime.fromisoformat(seen) >= cutoff
-        }
-        forgotten = len(workers) - len(keep)
-        if forgotten:
-            row.details = {**details, "workers": keep}
-            row.save(update_fields=["details"])
+    # The record before one row per worker lived in these details; rows have replaced it.
+    Heartbeat.objects.filter(name=WORKERS_HEARTBEAT).exclude(details={}).update(details={})
     return {"heartbeats_deleted": deleted, "workers_forgotten": forgotten}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.db import connection
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 from django_celery_results.models import TaskResult
 
@@ -29,9 +30,11 @@ from monitoring.health import (
     check_workers,
     exit_code_for,
     system_health,
+    workers_seen,
+    workers_seen_record,
 )
 from monitoring.models import Heartbeat
-from monitoring.queues import PRIORITY_SEPARATOR, queue_depths, workers_ping
+from monitoring.queues import PRIORITY_SEPARATOR, WorkerPing, queue_depths, workers_ping
 from tests.processes import database_url_for_subprocess, start_worker
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -119,11 +122,29 @@ def test_a_queue_nobody_consumes_is_a_finding_while_the_others_are_ok(tmp_path, 
         "maintenance",
     }
     assert result.value["consumers"]["default"] == [hostname]
-    seen = Heartbeat.objects.get(name="workers").details
-    assert hostname in seen["workers"] and "default" in seen["queues"]
+    seen = workers_seen()
+    assert list(seen.workers) == [hostname] and seen.worker_queues[hostname] == [
+        "default",
+        "notifications",
+    ]
+    assert sorted(seen.queues) == ["default", "notifications"]
 
 
 def test_a_worker_seen_recently_is_not_down_after_one_missed_ping(settings):
+    settings.HEALTH_WORKER_DOWN_AFTER = 300
+    with time_machine.travel(NOW - dt.timedelta(days=1)):
+        check_workers(timeout=0.3)  # monitoring starts looking
+    workers_seen_record(
+        ping=WorkerPing(workers={"w@h": list(QUEUES)}), now=NOW - dt.timedelta(seconds=60)
+    )
+    with time_machine.travel(NOW):
+        result = check_workers(timeout=0.3)
+    assert result.status == DEGRADED
+    assert result.problems == ()
+    assert "last seen 60 s ago" in result.message
+
+
+def test_the_record_of_an_earlier_version_still_counts_until_rows_replace_it(settings):
     settings.HEALTH_WORKER_DOWN_AFTER = 300
     Heartbeat.objects.create(
         name="workers",
@@ -138,7 +159,36 @@ def test_a_worker_seen_recently_is_not_down_after_one_missed_ping(settings):
         result = check_workers(timeout=0.3)
     assert result.status == DEGRADED
     assert result.problems == ()
-    assert "last seen 60 s ago" in result.message
+
+
+def _record_at_once(hostnames: list[str]) -> list[Exception]:
+    """One thread per hostname, each a health run that saw only that worker, writing at once."""
+    barrier = threading.Barrier(len(hostnames))
+    errors: list[Exception] = []
+
+    def record(hostname: str) -> None:
+        try:
+            barrier.wait()
+            workers_seen_record(ping=WorkerPing(workers={hostname: ["default"]}))
+        except Exception as exc:  # reported by the caller: an overlap must not fail either
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=record, args=(name,)) for name in hostnames]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_runs_that_overlap_never_lose_each_others_workers():
+    for round_ in range(5):
+        hostnames = [f"w{round_}-{n}@h" for n in range(6)]
+        assert _record_at_once(hostnames) == []
+        assert set(hostnames) <= set(workers_seen().workers)
 
 
 # --- beat -----------------------------------------------------------------------------------

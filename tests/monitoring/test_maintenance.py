@@ -15,6 +15,7 @@ from django_celery_results.models import GroupResult, TaskResult
 from alerts.models import Delivery, Notification, Subscription
 from ingestion.models import Asset, Filing, IngestionRun, Politician, RejectedRecord, Trade
 from monitoring import maintenance
+from monitoring.health import workers_seen
 from monitoring.maintenance import RetentionRule, cleanup_old_data, daily_maintenance
 from monitoring.models import DeadLetter, Heartbeat, Incident
 from monitoring.tasks import cleanup_old_data as cleanup_task
@@ -202,17 +203,10 @@ def test_daily_maintenance_resolves_stale_incidents_and_expires_old_heartbeats()
     )
     fresh = Incident.objects.create(kind="disk", summary="s", last_seen_at=NOW)
     Heartbeat.objects.create(name="beat", seen_at=NOW - dt.timedelta(days=30))
-    Heartbeat.objects.create(
-        name="workers",
-        seen_at=NOW,
-        details={
-            "workers": {
-                "old@h": (NOW - dt.timedelta(days=30)).isoformat(),
-                "new@h": NOW.isoformat(),
-            },
-            "queues": {},
-        },
-    )
+    Heartbeat.objects.create(name="workers", started_at=NOW - dt.timedelta(days=60), seen_at=NOW)
+    Heartbeat.objects.create(name="worker:old@h", seen_at=NOW - dt.timedelta(days=30))
+    Heartbeat.objects.create(name="worker:new@h", hostname="new@h", seen_at=NOW)
+    Heartbeat.objects.create(name="queue:maintenance", seen_at=NOW - dt.timedelta(days=30))
     report = daily_maintenance(now=NOW)
     assert report["stale_incidents_resolved"] == 1
     stale.refresh_from_db()
@@ -220,7 +214,9 @@ def test_daily_maintenance_resolves_stale_incidents_and_expires_old_heartbeats()
     assert stale.resolved_at == NOW and "daily maintenance" in stale.details["resolved_by"]
     assert fresh.resolved_at is None
     assert report["heartbeats"] == {"heartbeats_deleted": 1, "workers_forgotten": 1}
-    assert list(Heartbeat.objects.get(name="workers").details["workers"]) == ["new@h"]
+    assert list(workers_seen().workers) == ["new@h"]
+    # A queue nobody consumed for a month is still "last seen a month ago", not "never seen".
+    assert "maintenance" in workers_seen().queues
     assert report["database"] in {"PRAGMA optimize"} or report["database"].startswith("ANALYZE")
     json.dumps(report)
 
