@@ -79,8 +79,10 @@ def match_new_trades() -> dict:
     name="alerts.deliver",
     bind=True,
     max_retries=None,  # the retry budget is the delivery's own attempts counter
-    soft_time_limit=60,
-    time_limit=90,
+    # Both within the delivery's lease (settings: ALERTS_DELIVERY_LEASE), so a send still
+    # running is never claimed by a second worker.
+    soft_time_limit=settings.ALERTS_DELIVERY_SOFT_TIME_LIMIT,
+    time_limit=settings.ALERTS_DELIVERY_TIME_LIMIT,
 )
 def deliver(self, delivery_id: int) -> dict:
     """Send one delivery (an email or a webhook POST) carrying its notifications."""

@@ -328,8 +328,35 @@ if ALERTS_DELIVERY_BACKOFF_MAX > CELERY_BROKER_VISIBILITY_TIMEOUT / 2:
         f"({CELERY_BROKER_VISIBILITY_TIMEOUT / 2:.0f} s)"
     )
 # A worker's claim on a delivery it is sending; a delivery still "sending" after it (a killed
-# worker) may be claimed again. Longer than any send (SMTP and webhook timeouts).
+# worker) may be claimed again. So it must outlast the longest a send can run — the
+# alerts.deliver task's hard time limit, when the pool kills it — by a margin (the pool notices
+# an overrun within about a second; the rest covers clocks differing between workers): else a
+# slow but alive send is claimed by a second worker and the message goes out twice.
 ALERTS_DELIVERY_LEASE = env_int("ALERTS_DELIVERY_LEASE", 120, minimum=10)
+ALERTS_DELIVERY_LEASE_MARGIN = 5
+# alerts.deliver's time limits: the soft one ends a send with an error (retried), the hard one
+# kills it. By default 90 s and 60 s, lowered to fit a shorter lease.
+ALERTS_DELIVERY_TIME_LIMIT = env_int(
+    "ALERTS_DELIVERY_TIME_LIMIT",
+    min(90, ALERTS_DELIVERY_LEASE - ALERTS_DELIVERY_LEASE_MARGIN),
+    minimum=2,
+)
+ALERTS_DELIVERY_SOFT_TIME_LIMIT = env_int(
+    "ALERTS_DELIVERY_SOFT_TIME_LIMIT", ALERTS_DELIVERY_TIME_LIMIT * 2 // 3, minimum=1
+)
+if ALERTS_DELIVERY_TIME_LIMIT + ALERTS_DELIVERY_LEASE_MARGIN > ALERTS_DELIVERY_LEASE:
+    raise ImproperlyConfigured(
+        f"ALERTS_DELIVERY_LEASE ({ALERTS_DELIVERY_LEASE} s) must be at least "
+        f"ALERTS_DELIVERY_TIME_LIMIT ({ALERTS_DELIVERY_TIME_LIMIT} s, the hard time limit of "
+        f"alerts.deliver) + {ALERTS_DELIVERY_LEASE_MARGIN} s: a lease that ends while a send may "
+        "still run lets a second worker send the same message again. Raise "
+        "ALERTS_DELIVERY_LEASE or lower ALERTS_DELIVERY_TIME_LIMIT."
+    )
+if ALERTS_DELIVERY_SOFT_TIME_LIMIT >= ALERTS_DELIVERY_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"ALERTS_DELIVERY_SOFT_TIME_LIMIT ({ALERTS_DELIVERY_SOFT_TIME_LIMIT} s) must be less "
+        f"than ALERTS_DELIVERY_TIME_LIMIT ({ALERTS_DELIVERY_TIME_LIMIT} s)"
+    )
 # The sweep re-enqueues pending deliveries overdue by this many seconds (a lost message).
 ALERTS_SWEEP_GRACE = env_int("ALERTS_SWEEP_GRACE", 300, minimum=0)
 ALERTS_WEBHOOK_TIMEOUT = env_float("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=0.1)

@@ -3,8 +3,13 @@ client), a real SMTP server (aiosmtpd), real HTTP(S) servers and real worker pro
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -13,6 +18,8 @@ from django.db import connection, transaction
 
 from alerts import services
 from alerts.models import Delivery, Notification, Subscription, SubscriptionTicker
+from alerts.tasks import deliver
+from capitolscope.celery import app as celery_app
 from tests.alerts.conftest import RecordingSMTPHandler, free_port, make_trade
 from tests.processes import wait_until
 
@@ -276,3 +283,61 @@ def test_deleting_a_user_while_a_matching_batch_holds_their_subscription_leaves_
     assert not Subscription.objects.filter(owner_id=bob.pk).exists()
     assert orphan_notifications() == 0
     assert Notification.objects.count() == 0
+
+
+# --- The delivery lease outlasts alerts.deliver's hard time limit ---------------------------
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+PRINT_DELIVER_LIMITS = (
+    "import django, json; django.setup(); from alerts.tasks import deliver; "
+    "print(json.dumps([deliver.time_limit, deliver.soft_time_limit]))"
+)
+
+
+def run_with_settings(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=BASE_DIR,
+        env={
+            **os.environ,
+            "VAR_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "capitolscope.settings",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_shorter_lease_lowers_the_deliver_tasks_time_limits_to_fit_inside_it(tmp_path):
+    result = run_with_settings(tmp_path, "-c", PRINT_DELIVER_LIMITS, ALERTS_DELIVERY_LEASE="30")
+    assert result.returncode == 0, result.stderr
+    hard, soft = json.loads(result.stdout)
+    assert hard + 5 <= 30 and 0 < soft < hard
+
+
+def test_a_lease_shorter_than_the_deliver_tasks_hard_limit_refuses_to_start(tmp_path):
+    result = run_with_settings(
+        tmp_path, "manage.py", "check", ALERTS_DELIVERY_LEASE="30", ALERTS_DELIVERY_TIME_LIMIT="90"
+    )
+    assert result.returncode != 0
+    assert "ALERTS_DELIVERY_LEASE (30 s) must be at least ALERTS_DELIVERY_TIME_LIMIT (90 s" in (
+        result.stderr
+    )
+
+
+def test_the_default_lease_outlasts_the_deliver_tasks_hard_limit(settings):
+    assert deliver.time_limit + settings.ALERTS_DELIVERY_LEASE_MARGIN <= (
+        settings.ALERTS_DELIVERY_LEASE
+    )
+    assert 0 < deliver.soft_time_limit < deliver.time_limit
+
+
+def test_a_worker_with_a_short_lease_runs_deliver_within_it(alerts_worker):
+    # The test worker's lease is 10 s (tests/alerts/conftest.py): its deliver task is limited
+    # to fit, as the worker itself reports.
+    replies = celery_app.control.inspect(destination=[alerts_worker.hostname], timeout=5)
+    registered = replies.registered("time_limit", "soft_time_limit")[alerts_worker.hostname]
+    [line] = [line for line in registered if line.startswith("alerts.deliver ")]
+    assert line == "alerts.deliver [time_limit=5 soft_time_limit=3]"
