@@ -26,7 +26,7 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -103,6 +103,36 @@ def confirmation_send(*, user: AbstractBaseUser) -> bool:
     return True
 
 
+DUPLICATE_EMAIL = (
+    "An account with this email address already exists. Log in, or reset its password if you "
+    "have forgotten it."
+)
+
+
+def account_signup(*, form: SignUpForm) -> AbstractBaseUser | None:
+    """Create the inactive account from a valid form; None (and the form told why) when its
+    username or address was taken by a sign-up that finished after the form was checked."""
+    email = form.cleaned_data["email"]
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # auth_user has no unique index on lower(email): serialise sign-ups with one
+                # address so two of them cannot both pass the check below.
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                        [f"accounts.signup:{email.lower()}"],
+                    )
+            if get_user_model().objects.filter(email__iexact=email).exists():
+                form.add_error("email", forms.ValidationError(DUPLICATE_EMAIL, code="duplicate"))
+                return None
+            return form.save()
+    except IntegrityError:
+        # The username's unique index caught a simultaneous sign-up with the same name.
+        form.add_error("username", "A user with that username already exists.")
+        return None
+
+
 def account_activate(*, user: AbstractBaseUser) -> bool:
     """Activate a confirmed account; False when another request already did (a used link)."""
     activated = (
@@ -134,11 +164,7 @@ class SignUpForm(UserCreationForm):
     def clean_email(self) -> str:
         email = get_user_model().objects.normalize_email(self.cleaned_data["email"])
         if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                "An account with this email address already exists. Log in, or reset its "
-                "password if you have forgotten it.",
-                code="duplicate_email",
-            )
+            raise forms.ValidationError(DUPLICATE_EMAIL, code="duplicate")
         return email
 
     def save(self, commit: bool = True):
@@ -211,9 +237,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = form.save()
+    user = account_signup(form=form) if request.method == "POST" and form.is_valid() else None
+    if user is not None:
         sent = confirmation_send(user=user)
         request.session["accounts_signup_email"] = user.email
         request.session["accounts_signup_sent"] = sent

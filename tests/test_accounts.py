@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.test import Client
 
-from capitolscope.accounts import confirmation_token_make
+from capitolscope.accounts import SignUpForm, account_signup, confirmation_token_make
 from capitolscope.broker import free_port
 
 pytestmark = pytest.mark.django_db
@@ -185,6 +185,21 @@ def test_sign_up_refuses_an_email_address_of_an_unconfirmed_account(client, mail
     response = client.post(SIGNUP, signup_data(username="rita2", email="rita@EXAMPLE.org"))
     assert b"An account with this email address already exists" in response.content
     assert get_user_model().objects.filter(email__iexact="rita@example.org").count() == 1
+
+
+def test_an_address_or_username_taken_after_the_form_was_checked_is_refused_not_duplicated():
+    form = SignUpForm(signup_data())
+    assert form.is_valid()
+    new_inactive_user(username="rita-first", email="RITA@example.org")  # a sign-up that won
+    assert account_signup(form=form) is None
+    assert "An account with this email address already exists" in str(form.errors["email"])
+
+    form = SignUpForm(signup_data(email="rita.two@example.org"))
+    assert form.is_valid()
+    new_inactive_user(username="rita", email="other@example.org")
+    assert account_signup(form=form) is None
+    assert "A user with that username already exists" in str(form.errors["username"])
+    assert get_user_model().objects.count() == 2
 
 
 def test_sign_up_applies_the_password_validators_and_username_rules(client, plain_user):
