@@ -416,7 +416,8 @@ if not (_rate_count.isdigit() and int(_rate_count) >= 1 and _rate_unit in {"s", 
     raise ImproperlyConfigured(
         f"API_TRIGGER_RATE={API_TRIGGER_RATE!r} must read N/s, N/m, N/h or N/d (e.g. 10/m)"
     )
-# Seconds the API and /metrics wait for workers' replies to a control ping or inspect.
+# Seconds GET /api/workers/ and the task lists wait for workers' replies to a control ping or
+# inspect (/metrics never pings the workers: it reads the workers-seen record).
 API_CONTROL_TIMEOUT = env_float("API_CONTROL_TIMEOUT", 1.5, minimum=0.1)
 # /metrics counts task results finished within this many hours (capitolscope_tasks_total).
 METRICS_TASK_WINDOW_HOURS = env_int("METRICS_TASK_WINDOW_HOURS", 24, minimum=1)

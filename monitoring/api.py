@@ -349,15 +349,32 @@ def tasks_scheduled(request):
 
 @api_endpoint("GET")
 def workers(request):
-    """Workers that answer a ping, with their queues, pool, and active/reserved counts."""
+    """Workers that answer a ping, with their queues, pool, and active/reserved counts.
+
+    By default only the known workers are asked: those the workers-seen record saw within
+    twice ``HEALTH_WORKER_DOWN_AFTER`` (the health check records every 5 minutes, and so
+    does this view). Each control call then returns as soon as all of them replied, instead
+    of waiting ``API_CONTROL_TIMEOUT`` for anyone else; it waits the whole timeout only when
+    a known worker does not answer (it is listed in ``missing``). A worker started since the
+    last health check is not asked: ``?live=1`` (or an empty record) broadcasts the ping to
+    every worker, waiting the whole timeout. ``source`` says which was done: ``known`` or
+    ``broadcast``.
+    """
+    from monitoring.health import workers_seen, workers_seen_record, workers_seen_window
     from monitoring.queues import workers_ping
 
     unavailable = broker_unavailable()
     if unavailable:
         return unavailable
     timeout = settings.API_CONTROL_TIMEOUT
+    live = request.GET.get("live", "").lower() in {"1", "true", "yes"}
+    known = (
+        []
+        if live
+        else workers_seen().recent_workers(now=timezone.now(), within=workers_seen_window())
+    )
     try:
-        ping = workers_ping(timeout=timeout)
+        ping = workers_ping(timeout=timeout, destination=known or None)
         hostnames = ping.hostnames
         stats = _inspect("stats", destination=hostnames, timeout=timeout) if hostnames else {}
         active = _inspect("active", destination=hostnames, timeout=timeout) if hostnames else {}
@@ -365,6 +382,10 @@ def workers(request):
     except Exception as exc:
         logger.warning("worker inspection failed: %s", exc)
         return error_response(503, "workers_unavailable", "the workers did not answer")
+    try:
+        workers_seen_record(ping=ping)
+    except Exception as exc:  # the answer stands without the record
+        logger.warning("recording the workers seen failed: %s", exc)
     body = []
     for hostname in hostnames:
         info = stats.get(hostname) or {}
@@ -386,6 +407,8 @@ def workers(request):
         {
             "workers": body,
             "consumers": ping.consumers(),
+            "source": "known" if known else "broadcast",
+            "missing": sorted(set(known) - set(hostnames)),
             "checked_at": timezone.now().isoformat(),
         }
     )

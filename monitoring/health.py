@@ -261,6 +261,13 @@ def workers_seen_record(*, ping: WorkerPing, now: datetime | None = None) -> Non
     Heartbeat.objects.filter(name__in=names, seen_at__lt=now).update(seen_at=now)
 
 
+def workers_seen_window() -> int:
+    """Seconds a sighting counts as "up" for /metrics and the API: twice
+    ``HEALTH_WORKER_DOWN_AFTER`` (600 s by default, two 5-minute health runs), so a worker
+    seen by the last health run does not drop out just before the next run looks again."""
+    return 2 * settings.HEALTH_WORKER_DOWN_AFTER
+
+
 def workers_seen() -> WorkersSeen:
     """What ``workers_seen_record`` remembers (the health checks, /metrics and the API read it)."""
     from monitoring.models import Heartbeat

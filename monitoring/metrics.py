@@ -3,9 +3,11 @@
 Every value is read when Prometheus scrapes, with bounded costs: task counts are one grouped
 query over the results finished in the last ``METRICS_TASK_WINDOW_HOURS`` (a range scan of the
 ``date_done`` index, never the whole table), the last success of each schedule is one indexed
-lookup per schedule (newest first, stopping at the first success), and the broker and workers
-are asked with short timeouts (an unreachable broker gives ``capitolscope_broker_up 0``, not a
-failed scrape).
+lookup per schedule (newest first, stopping at the first success), the broker is asked with
+short timeouts (a Redis PING and the queue lengths; an unreachable broker gives
+``capitolscope_broker_up 0``, not a failed scrape), and the workers are never asked: a control
+ping waits for every worker that might answer, so they come from the workers-seen record that
+the health check (every 5 minutes) and GET /api/workers/ keep.
 """
 
 from __future__ import annotations
@@ -153,16 +155,13 @@ def dead_letters_open() -> Metric:
 
 
 def broker_metrics() -> list[Metric]:
-    """Broker reachability, queue depths and the workers that answer a ping."""
+    """Broker reachability and queue depths, read from Redis with short timeouts."""
     from monitoring.health import OK, check_broker
-    from monitoring.queues import queue_depths, workers_ping
+    from monitoring.queues import queue_depths
 
     up = Metric("capitolscope_broker_up", "1 when the broker answered this scrape, else 0.")
     depth = Metric(
         "capitolscope_queue_depth", "Messages waiting in each queue (all priority levels)."
-    )
-    workers = Metric(
-        "capitolscope_workers_seen", "Workers that answered a control ping during this scrape."
     )
     reachable = check_broker(timeout=1.0).status == OK
     if reachable:
@@ -172,16 +171,30 @@ def broker_metrics() -> list[Metric]:
         except Exception as exc:
             logger.warning("metrics: queue depths failed: %s", exc)
             reachable = False
-    if reachable:
-        try:
-            workers.add(len(workers_ping(timeout=settings.API_CONTROL_TIMEOUT).hostnames))
-        except Exception as exc:
-            logger.warning("metrics: worker ping failed: %s", exc)
-            reachable = False
-    if not reachable:
-        workers.samples = [({}, 0)]
     up.add(1 if reachable else 0)
-    return [up, depth, workers]
+    return [up, depth]
+
+
+def worker_metrics(*, now: dt.datetime) -> list[Metric]:
+    """Workers from the workers-seen record: no control ping, so no wait for replies."""
+    from monitoring.health import workers_seen, workers_seen_window
+
+    within = workers_seen_window()
+    seen = workers_seen()
+    count = Metric(
+        "capitolscope_workers_seen",
+        f"Workers that answered a control ping in the last {within} s (twice "
+        "HEALTH_WORKER_DOWN_AFTER), as recorded by the health check and GET /api/workers/.",
+    )
+    count.add(len(seen.recent_workers(now=now, within=within)))
+    last = Metric(
+        "capitolscope_worker_last_seen_timestamp_seconds",
+        "Unix time each worker last answered a control ping (forgotten after "
+        "HEARTBEAT_RETENTION_DAYS).",
+    )
+    for hostname, seen_at in sorted(seen.workers.items()):
+        last.add(round(seen_at.timestamp(), 3), worker=hostname)
+    return [count, last]
 
 
 def metrics_collect(*, now: dt.datetime | None = None) -> list[Metric]:
@@ -191,6 +204,7 @@ def metrics_collect(*, now: dt.datetime | None = None) -> list[Metric]:
     collected = [
         task_counts(since=since),
         *broker_metrics(),
+        *worker_metrics(now=now),
         schedule_last_success(),
         beat_heartbeat_age(now=now),
         incidents_open(),
@@ -205,6 +219,12 @@ def metrics_collect(*, now: dt.datetime | None = None) -> list[Metric]:
 
 @api_endpoint("GET")
 def metrics_view(request):
-    """Token or staff session, like the API; Prometheus sends ``Authorization: Bearer``."""
+    """Token or staff session, like the API; Prometheus sends ``Authorization: Bearer``.
+
+    Fast and bounded: database reads, a Redis PING and the queue lengths (each with a short
+    timeout). The workers are not pinged: ``capitolscope_workers_seen`` and
+    ``capitolscope_worker_last_seen_timestamp_seconds`` come from the workers-seen record
+    (refreshed by every health check and every GET /api/workers/).
+    """
     response = HttpResponse(render(metrics_collect()), content_type=CONTENT_TYPE)
     return response

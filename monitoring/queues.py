@@ -130,25 +130,37 @@ class WorkerPing:
         }
 
 
-def workers_ping(*, timeout: float = 2.0) -> WorkerPing:
-    """Ping every worker and ask each for its queues; both bounded by ``timeout``.
+def workers_ping(*, timeout: float = 2.0, destination: list[str] | None = None) -> WorkerPing:
+    """Ping the workers and ask each for its queues; both bounded by ``timeout``.
 
-    Raises ProbeTimeout when the broker itself does not let us ask in time, or the broker's
-    error; a worker that does not answer is simply absent from the result.
+    Without ``destination`` the ping is broadcast and waits the whole ``timeout`` (any worker
+    may answer). With it, only those workers are asked and each call returns as soon as all
+    of them replied (Celery stops at ``limit=len(destination)`` replies), so it waits the
+    whole timeout only when one of them does not answer. Raises ProbeTimeout when the broker
+    itself does not let us ask in time, or the broker's error; a worker that does not answer
+    is simply absent from the result.
     """
     from capitolscope.celery import app
 
     def ask() -> WorkerPing:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)
-            replies = app.control.ping(timeout=timeout, connection=conn) or []
+            replies = (
+                app.control.ping(
+                    destination=destination,
+                    limit=len(destination) if destination else None,
+                    timeout=timeout,
+                    connection=conn,
+                )
+                or []
+            )
             alive = sorted({name for reply in replies for name in reply})
             result = WorkerPing(workers={name: [] for name in alive})
             if not alive:
                 return result
             active = (
                 app.control.inspect(
-                    destination=alive, timeout=timeout, connection=conn
+                    destination=alive, timeout=timeout, connection=conn, limit=len(alive)
                 ).active_queues()
                 or {}
             )

@@ -16,7 +16,8 @@ from capitolscope.broker import free_port
 from capitolscope.celery import app as celery_app
 from capitolscope.locks import redis_client
 from monitoring import jobs
-from monitoring.queues import queue_depths
+from monitoring.health import workers_seen_record
+from monitoring.queues import WorkerPing, queue_depths
 from monitoring.tokens import api_token_create, api_token_revoke
 from tests.processes import wait_until
 
@@ -514,6 +515,27 @@ def test_workers_and_worker_task_lists_show_the_running_worker(api, worker):
         assert listed[0]["worker"] == worker.hostname and listed[0]["eta"]
     finally:
         celery_app.control.revoke(held.id)
+
+
+@pytest.mark.processes
+def test_workers_asks_only_the_known_workers_once_they_are_recorded(api, worker):
+    first = api.get("/api/workers/").json()  # nothing recorded yet: ask everyone
+    assert first["source"] == "broadcast"
+    assert worker.hostname in [row["hostname"] for row in first["workers"]]
+
+    second = api.get("/api/workers/").json()  # the first call recorded the worker
+    assert (second["source"], second["missing"]) == ("known", [])
+    [me] = second["workers"]
+    assert me["hostname"] == worker.hostname and me["pid"] and me["concurrency"] == 1
+    assert "maintenance" in me["queues"]
+
+    assert api.get("/api/workers/?live=1").json()["source"] == "broadcast"
+
+    # A known worker that no longer answers is named, and the others are still listed.
+    workers_seen_record(ping=WorkerPing(workers={"gone@nowhere": ["default"]}))
+    third = api.get("/api/workers/").json()
+    assert (third["source"], third["missing"]) == ("known", ["gone@nowhere"])
+    assert [row["hostname"] for row in third["workers"]] == [worker.hostname]
 
 
 @pytest.mark.processes

@@ -14,8 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from capitolscope.broker import free_port
 from capitolscope.celery import app as celery_app
+from monitoring.health import check_workers, workers_seen_record
 from monitoring.metrics import Metric, render
 from monitoring.models import DeadLetter, Heartbeat, Incident
+from monitoring.queues import WorkerPing
 from monitoring.tokens import api_token_create
 
 pytestmark = pytest.mark.django_db
@@ -139,8 +141,31 @@ def test_an_unreachable_broker_still_gives_a_scrape_saying_so(scraper, monkeypat
 
 
 @pytest.mark.processes
-def test_workers_seen_counts_a_running_worker(scraper, worker):
-    assert scrape(scraper)["capitolscope_workers_seen"][()] == 1
+def test_workers_come_from_the_record_the_health_check_keeps_not_from_a_live_ping(scraper, worker):
+    # Running, but no health check has looked yet: a scrape does not ping the workers.
+    assert scrape(scraper)["capitolscope_workers_seen"][()] == 0
+    check_workers(timeout=1.0)
+    families = scrape(scraper)
+    assert families["capitolscope_workers_seen"][()] == 1
+    seen_at = families["capitolscope_worker_last_seen_timestamp_seconds"]
+    assert list(seen_at) == [(("worker", worker.hostname),)]
+    assert abs(seen_at[(("worker", worker.hostname),)] - timezone.now().timestamp()) < 60
+    worker.stop()
+    assert scrape(scraper)["capitolscope_workers_seen"][()] == 1  # the record, not a ping
+
+
+def test_a_worker_not_seen_for_twice_the_down_limit_is_no_longer_counted(scraper, settings):
+    settings.HEALTH_WORKER_DOWN_AFTER = 300
+    now = timezone.now()
+    old, recent = now - dt.timedelta(seconds=610), now - dt.timedelta(seconds=590)
+    workers_seen_record(ping=WorkerPing(workers={"old@h": ["default"]}), now=old)
+    workers_seen_record(ping=WorkerPing(workers={"recent@h": ["default"]}), now=recent)
+    families = scrape(scraper)
+    assert families["capitolscope_workers_seen"][()] == 1
+    assert families["capitolscope_worker_last_seen_timestamp_seconds"] == {
+        (("worker", "old@h"),): pytest.approx(old.timestamp(), abs=0.01),
+        (("worker", "recent@h"),): pytest.approx(recent.timestamp(), abs=0.01),
+    }
 
 
 def test_every_family_has_help_and_type_lines(scraper):
