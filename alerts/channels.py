@@ -13,7 +13,6 @@ import ipaddress
 import json
 import logging
 import smtplib
-import socket
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
+from alerts.validators import resolve_host
 from ingestion.http import retry_after_seconds
 
 if TYPE_CHECKING:
@@ -57,9 +57,10 @@ def webhook_url_problem(url: str, *, resolve: bool = True) -> str | None:
     It must be an absolute http(s) URL with a host. Unless ``ALERTS_WEBHOOK_ALLOW_PRIVATE``,
     it must not point at a private, loopback, link-local or otherwise non-public address: a
     literal IP is checked always; a host name is resolved when ``resolve`` (at send time,
-    so a name re-pointed to an internal address later is still refused). A name that does not
-    resolve then raises a transient ``DeliveryError`` (a resolver outage is retried, not a
-    reason to fail the delivery for good).
+    so a name re-pointed to an internal address later is still refused), within
+    ``ALERTS_WEBHOOK_TIMEOUT`` seconds. A name that does not resolve, or not in time, raises a
+    transient ``DeliveryError`` (a resolver outage is retried, not a reason to fail the
+    delivery for good).
     """
     try:
         parts = urlsplit(url)
@@ -87,12 +88,20 @@ def webhook_url_problem(url: str, *, resolve: bool = True) -> str | None:
         return f"the webhook URL points at a local host name ({host})"
     if not resolve:
         return None
+    # getaddrinfo has no timeout of its own: bounded here, so a slow resolver holds the worker
+    # no longer than a slow webhook would, and is retried like one.
+    timeout = settings.ALERTS_WEBHOOK_TIMEOUT
     try:
-        infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80))
+        addresses = resolve_host(
+            host, port or (443 if parts.scheme == "https" else 80), timeout=timeout
+        )
+    except TimeoutError:
+        raise DeliveryError(
+            f"the webhook host {host} did not resolve within {timeout:g} s"
+        ) from None
     except OSError as exc:
         raise DeliveryError(f"the webhook host {host} does not resolve: {exc}") from None
-    for info in infos:
-        address = info[4][0]
+    for address in addresses:
         if _is_private(address):
             return f"the webhook host {host} resolves to a private or local address ({address})"
     return None

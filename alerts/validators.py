@@ -54,7 +54,8 @@ def address_problem(address: Address) -> str:
 
 
 def resolve_host(host: str, port: int, *, timeout: float = DEFAULT_RESOLVE_TIMEOUT) -> list[str]:
-    """Every address ``host`` resolves to (getaddrinfo, bounded by ``timeout`` seconds).
+    """Every address ``host`` resolves to (getaddrinfo, bounded by ``timeout`` seconds), in
+    the resolver's order of preference, without repeats.
 
     Raises ``OSError`` when the name does not resolve and ``TimeoutError`` when the resolver
     does not answer in time.
@@ -64,7 +65,7 @@ def resolve_host(host: str, port: int, *, timeout: float = DEFAULT_RESOLVE_TIMEO
         infos = future.result(timeout=timeout)
     except concurrent.futures.TimeoutError:
         raise TimeoutError(f"no answer within {timeout:g} s") from None
-    return sorted({info[4][0] for info in infos})
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def validate_webhook_url(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -341,3 +342,65 @@ def test_a_worker_with_a_short_lease_runs_deliver_within_it(alerts_worker):
     registered = replies.registered("time_limit", "soft_time_limit")[alerts_worker.hostname]
     [line] = [line for line in registered if line.startswith("alerts.deliver ")]
     assert line == "alerts.deliver [time_limit=5 soft_time_limit=3]"
+
+
+# --- Webhooks: the send-time DNS lookup ------------------------------------------------------
+
+
+class ScriptedResolver:
+    """The system resolver, answering the test's own names (``*.test``) as the test says:
+    nothing real here can make a DNS server slow or re-point a name between two lookups.
+    Every other name (and every IP literal) goes to the real ``getaddrinfo``.
+
+    ``answers[name]``: the addresses of the first lookups, one per lookup, the last one
+    repeated; ``hanging``: names whose lookup does not answer until the test ends."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.answers: dict[str, list[str]] = {}
+        self.hanging: set[str] = set()
+        self.lookups: list[str] = []
+        self.released = threading.Event()
+
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        if not str(host).endswith(".test"):
+            return self.real(host, port, family, type, proto, flags)
+        self.lookups.append(host)
+        if host in self.hanging:
+            self.released.wait(timeout=10)
+        answers = self.answers.get(host)
+        if not answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        address = answers[min(self.lookups.count(host), len(answers)) - 1]
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port)))]
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    fake = ScriptedResolver(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", fake.getaddrinfo)
+    try:
+        yield fake
+    finally:
+        fake.released.set()
+
+
+def test_a_resolver_that_does_not_answer_in_time_is_a_transient_failure(
+    alice, smtp_settings, resolver, pelosi
+):
+    smtp_settings.ALERTS_WEBHOOK_TIMEOUT = 0.3
+    smtp_settings.ALERTS_WEBHOOK_ALLOW_PRIVATE = False  # the host is checked, so looked up
+    resolver.hanging.add("slow-dns.test")
+    resolver.answers["slow-dns.test"] = ["93.184.215.14"]
+    subscription = services.subscription_create(
+        owner=alice, name="hook", channel="webhook", target="https://slow-dns.test/hook"
+    )
+    make_trade(pelosi)
+    delivery = matched_delivery(subscription)
+
+    outcome = services.delivery_send(delivery_id=delivery.pk)
+
+    assert outcome.status == "retry"
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+    assert "the webhook host slow-dns.test did not resolve within 0.3 s" in delivery.last_error
