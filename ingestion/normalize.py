@@ -145,8 +145,10 @@ def _clean_text(raw: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=4096)
 def _key(raw: str) -> str:
     """Lookup key for a vocabulary word: lower case, punctuation and runs of spaces folded."""
+    # Cached: an import repeats a handful of type, owner and asset-type words on every row.
     return _KEY_RE.sub(" ", raw.lower()).strip()
 
 
@@ -820,9 +822,71 @@ def _normalize(raw: RawTrade, today: dt.date) -> NormalizedTrade:
         raw.notification_date, field="notification_date", today=today
     )
 
+    asset = _asset_parts(raw.asset_name or "", asset_type_text, raw.ticker or "")
+    if type(asset) is str:
+        raise Rejected("ticker", raw.ticker, asset)
+    asset_name, ticker, asset_type, asset_type_raw, details = asset
+
+    chamber = _CHAMBERS.get((raw.chamber or "").strip().lower())
+    if chamber is None:
+        raise Rejected("chamber", raw.chamber, "is not 'house' or 'senate'")
+
+    comment = _clean_repeated_text(raw.comment)
+    if comment == "--":
+        comment = ""
+    description = _clean_text(raw.description) or details
+    status_text = _clean_repeated_text(raw.filing_status)
+    filing_status = _FILING_STATUS.get(status_text.lower(), status_text)
+
+    # Positional, in field order: a frozen dataclass pays for every keyword on every row.
+    return NormalizedTrade(
+        raw.source,
+        raw.location,
+        raw.line_number,
+        chamber,
+        _clean_repeated_text(raw.politician_name),
+        "".join((raw.state_district or "").split()).upper(),
+        (raw.bioguide_id or "").strip(),
+        (raw.filing_doc_id or "").strip(),
+        (raw.filing_url or "").strip(),
+        filed_date,
+        transaction_date,
+        notification_date,
+        owner,
+        ticker,
+        asset_name,
+        asset_type,
+        asset_type_raw,
+        transaction_type,
+        amount.min_usd,
+        amount.max_usd,
+        amount.label,
+        amount.is_exact,
+        amount.over_1m_flag,
+        comment,
+        description,
+        filing_status,
+        parse_cap_gains(raw.cap_gains_over_200),
+        filing_status == "Amended",
+    )
+
+
+# Text that recurs from row to row (a filer's name, "--" comments, row status words).
+_clean_repeated_text = lru_cache(maxsize=4096)(_clean_text)
+
+
+@lru_cache(maxsize=8192)
+def _asset_parts(
+    name_raw: str, asset_type_text: str, ticker_raw: str
+) -> tuple[str, str, str, str, str] | str:
+    """``(asset_name, ticker, asset_type, asset_type_raw, details)`` of a row's asset cells.
+
+    Cached: an import names the same asset on many rows. A ticker that cannot be a symbol
+    comes back as the reason to reject it (an exception is not cached: raised again, it
+    would collect the traceback of every row that raised it).
+    """
     # Asset name: eFD appends <div class="text-muted"> detail blocks (coupon, maturity,
     # company, option strike); they describe the asset rather than name it.
-    name_raw = raw.asset_name or ""
     details = ""
     muted = _TEXT_MUTED_RE.search(name_raw)
     if muted:
@@ -838,53 +902,15 @@ def _normalize(raw: RawTrade, today: dt.date) -> NormalizedTrade:
         asset_type = parse_asset_type(asset_type_text)
         asset_type_raw = asset_type_text.strip()
 
-    ticker = clean_ticker(raw.ticker) or name_ticker
+    ticker = _clean_ticker_cached(ticker_raw)
+    if type(ticker) is tuple:
+        return ticker[0]
+    ticker = ticker or name_ticker
     if not ticker and asset_type in _NAME_TICKER_PREFIX_TYPES:
         prefixed = _NAME_TICKER_PREFIX_RE.match(asset_name)
         if prefixed:
             ticker, asset_name = prefixed.group(1), prefixed.group(2)
-
-    chamber = _CHAMBERS.get((raw.chamber or "").strip().lower())
-    if chamber is None:
-        raise Rejected("chamber", raw.chamber, "is not 'house' or 'senate'")
-
-    comment = _clean_text(raw.comment)
-    if comment == "--":
-        comment = ""
-    description = _clean_text(raw.description) or details
-    status_text = _clean_text(raw.filing_status)
-    filing_status = _FILING_STATUS.get(status_text.lower(), status_text)
-
-    return NormalizedTrade(
-        source=raw.source,
-        location=raw.location,
-        line_number=raw.line_number,
-        chamber=chamber,
-        politician_name=_clean_text(raw.politician_name),
-        state_district="".join((raw.state_district or "").split()).upper(),
-        bioguide_id=(raw.bioguide_id or "").strip(),
-        filing_doc_id=(raw.filing_doc_id or "").strip(),
-        filing_url=(raw.filing_url or "").strip(),
-        filed_date=filed_date,
-        transaction_date=transaction_date,
-        notification_date=notification_date,
-        owner=owner,
-        ticker=ticker,
-        asset_name=asset_name,
-        asset_type=asset_type,
-        asset_type_raw=asset_type_raw,
-        transaction_type=transaction_type,
-        amount_min=amount.min_usd,
-        amount_max=amount.max_usd,
-        amount_label=amount.label,
-        amount_exact=amount.is_exact,
-        over_1m_flag=amount.over_1m_flag,
-        comment=comment,
-        description=description,
-        filing_status=filing_status,
-        cap_gains_over_200=parse_cap_gains(raw.cap_gains_over_200),
-        is_amendment_row=filing_status == "Amended",
-    )
+    return asset_name, ticker, asset_type, asset_type_raw, details
 
 
 # --------------------------------------------------------------------------------------------

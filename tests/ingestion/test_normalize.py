@@ -652,6 +652,34 @@ def test_a_senate_watcher_row_loses_its_html_and_keeps_bond_details_as_descripti
     assert trade.chamber == "senate"
 
 
+def test_rows_repeating_a_bad_ticker_are_each_rejected_at_their_own_location():
+    # Asset cells are read once per distinct value and the reading reused: the reuse must not
+    # carry one row's location over to the next row.
+    for row in (2, 3, 2):
+        with pytest.raises(Rejected) as caught:
+            normalize_trade(
+                _raw(location=f"20022260.pdf row {row}", ticker="ASML Holding"), today=TODAY
+            )
+        assert str(caught.value) == (
+            f"20022260.pdf row {row}: ticker: 'ASML Holding' cannot be a ticker symbol "
+            "(more than 10 characters, spaces or punctuation)"
+        )
+
+
+def test_the_same_asset_name_reads_by_each_rows_own_asset_type_and_ticker():
+    name = "Tradr 2X Long SPY Monthly ETF"
+    stock = normalize_trade(_raw(asset_name=f"SPYM - {name}", asset_type="Stock"), today=TODAY)
+    bond = normalize_trade(
+        _raw(asset_name=f"SPYM - {name}", asset_type="Corporate Bond"), today=TODAY
+    )
+    given = normalize_trade(
+        _raw(asset_name=f"SPYM - {name}", asset_type="Stock", ticker="SPY"), today=TODAY
+    )
+    assert (stock.ticker, stock.asset_name, stock.asset_type) == ("SPYM", name, "stock")
+    assert (bond.ticker, bond.asset_name, bond.asset_type) == ("", f"SPYM - {name}", "bond")
+    assert (given.ticker, given.asset_name) == ("SPY", f"SPYM - {name}")
+
+
 def test_an_anchor_ticker_and_entities_are_cleaned():
     trade = normalize_trade(
         _raw(
