@@ -12,7 +12,9 @@ import hmac
 import ipaddress
 import json
 import logging
+import os
 import smtplib
+import socket
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -20,6 +22,10 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 from alerts.validators import resolve_host
 from ingestion.http import retry_after_seconds
@@ -56,15 +62,32 @@ def webhook_url_problem(url: str, *, resolve: bool = True) -> str | None:
 
     It must be an absolute http(s) URL with a host. Unless ``ALERTS_WEBHOOK_ALLOW_PRIVATE``,
     it must not point at a private, loopback, link-local or otherwise non-public address: a
-    literal IP is checked always; a host name is resolved when ``resolve`` (at send time,
-    so a name re-pointed to an internal address later is still refused), within
-    ``ALERTS_WEBHOOK_TIMEOUT`` seconds. A name that does not resolve, or not in time, raises a
-    transient ``DeliveryError`` (a resolver outage is retried, not a reason to fail the
-    delivery for good).
+    literal IP is checked always; a host name is resolved when ``resolve`` (see
+    :func:`webhook_addresses`, which raises a transient ``DeliveryError`` for a name that
+    does not resolve, or not in time).
     """
+    problem = _url_problem(url)
+    if problem or not resolve:
+        return problem
+    try:
+        webhook_addresses(url)
+    except DeliveryError as error:
+        if not error.permanent:
+            raise
+        return error.message
+    return None
+
+
+def _default_port(parts) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _url_problem(url: str) -> str | None:
+    """The checks that need no DNS: scheme, host, no credentials, no private IP literal or
+    local name (unless ``ALERTS_WEBHOOK_ALLOW_PRIVATE``)."""
     try:
         parts = urlsplit(url)
-        port = parts.port
+        _ = parts.port  # raises ValueError for a bad port
     except ValueError as exc:
         return f"not a valid URL: {exc}"
     if parts.scheme not in ("http", "https"):
@@ -76,35 +99,64 @@ def webhook_url_problem(url: str, *, resolve: bool = True) -> str | None:
         return "the webhook URL must not contain a user name or password"
     if settings.ALERTS_WEBHOOK_ALLOW_PRIVATE:
         return None
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
+    if _ip_literal(host):
         if _is_private(host):
             return f"the webhook URL points at a private or local address ({host})"
         return None
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         return f"the webhook URL points at a local host name ({host})"
-    if not resolve:
-        return None
+    return None
+
+
+def _ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def webhook_addresses(url: str) -> list[str]:
+    """The addresses a webhook to ``url`` may connect to, checked once, at send time.
+
+    The URL must pass :func:`webhook_url_problem`'s checks; a host name is resolved within
+    ``ALERTS_WEBHOOK_TIMEOUT`` seconds and, unless ``ALERTS_WEBHOOK_ALLOW_PRIVATE``, every
+    address it resolves to must be public (so a name re-pointed to an internal address after
+    the subscription was saved is refused). The request then connects to these addresses
+    only (:class:`PinnedAdapter`): a second lookup could answer differently (DNS rebinding).
+
+    Raises ``DeliveryError``: permanent for a refused URL or address; transient for a name
+    that does not resolve, or not in time (a resolver outage is retried, not a reason to
+    fail the delivery for good).
+    """
+    problem = _url_problem(url)
+    if problem:
+        raise DeliveryError(problem, permanent=True)
+    parts = urlsplit(url)
+    host = str(parts.hostname)
+    if _ip_literal(host):
+        return [host]
     # getaddrinfo has no timeout of its own: bounded here, so a slow resolver holds the worker
     # no longer than a slow webhook would, and is retried like one.
     timeout = settings.ALERTS_WEBHOOK_TIMEOUT
     try:
-        addresses = resolve_host(
-            host, port or (443 if parts.scheme == "https" else 80), timeout=timeout
-        )
+        addresses = resolve_host(host, _default_port(parts), timeout=timeout)
     except TimeoutError:
         raise DeliveryError(
             f"the webhook host {host} did not resolve within {timeout:g} s"
         ) from None
     except OSError as exc:
         raise DeliveryError(f"the webhook host {host} does not resolve: {exc}") from None
-    for address in addresses:
-        if _is_private(address):
-            return f"the webhook host {host} resolves to a private or local address ({address})"
-    return None
+    if not addresses:
+        raise DeliveryError(f"the webhook host {host} does not resolve: no address")
+    if not settings.ALERTS_WEBHOOK_ALLOW_PRIVATE:
+        for address in addresses:
+            if _is_private(address.split("%", 1)[0]):  # without an IPv6 zone id
+                raise DeliveryError(
+                    f"the webhook host {host} resolves to a private or local address ({address})",
+                    permanent=True,
+                )
+    return addresses
 
 
 # --- Email --------------------------------------------------------------------------------
@@ -201,13 +253,82 @@ def _host(url: str) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
+class _PinnedConnectionMixin:
+    """Connects to the vetted ``addresses`` instead of resolving the URL's host name again.
+
+    ``host`` stays the URL's host name, so the Host header, TLS SNI and the certificate check
+    are for it, as usual; only where the TCP connection goes is fixed.
+    """
+
+    def __init__(self, *args, addresses: tuple[str, ...], **kwargs) -> None:
+        self.addresses = addresses
+        super().__init__(*args, **kwargs)
+
+    def _new_conn(self) -> socket.socket:
+        error: OSError | None = None
+        for address in self.addresses:  # in the resolver's order, as urllib3 would try them
+            try:
+                return create_connection(
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except OSError as exc:
+                error = exc
+        if isinstance(error, TimeoutError):
+            raise ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            ) from error
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class PinnedAdapter(HTTPAdapter):
+    """A requests adapter whose connections go to ``addresses`` only (see
+    :func:`webhook_addresses`), whatever the URL's host name resolves to by then. One per
+    request: it holds that request's addresses."""
+
+    def __init__(self, *, addresses: list[str]) -> None:
+        self.addresses = tuple(addresses)
+        super().__init__(max_retries=0)
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+        pool.ConnectionCls = (
+            _PinnedHTTPSConnection if pool.scheme == "https" else _PinnedHTTPConnection
+        )
+        pool.conn_kw["addresses"] = self.addresses
+        return pool
+
+
+def pinned_session(*, addresses: list[str]) -> requests.Session:
+    """A session that connects to ``addresses`` only. Not through a proxy from the
+    environment (a proxy would resolve the name itself), and without ``.netrc`` credentials;
+    a CA bundle named by ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` is still used."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    )
+    adapter = PinnedAdapter(addresses=addresses)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class WebhookChannel:
     """POST the JSON payload, signed; 2xx is delivered. Never logs or reports the URL's path."""
 
     def send(self, message: OutgoingMessage) -> None:
-        problem = webhook_url_problem(message.target, resolve=True)
-        if problem:
-            raise DeliveryError(problem, permanent=True)
+        addresses = webhook_addresses(message.target)
         body = json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = str(int(time.time()))
         headers = {
@@ -223,8 +344,9 @@ class WebhookChannel:
         }
         host = _host(message.target)
         timeout = settings.ALERTS_WEBHOOK_TIMEOUT
+        session = pinned_session(addresses=addresses)
         try:
-            with requests.post(
+            with session.post(
                 message.target,
                 data=body,
                 headers=headers,
@@ -239,11 +361,18 @@ class WebhookChannel:
                 excerpt = self._read_excerpt(response, url=message.target)
         except requests.Timeout:
             raise DeliveryError(f"the webhook at {host} timed out after {timeout:g} s") from None
+        except requests.exceptions.SSLError:
+            raise DeliveryError(
+                f"the TLS handshake with the webhook at {host} failed (is its certificate "
+                "valid for the host name and issued by a trusted authority?)"
+            ) from None
         except requests.ConnectionError as exc:
             reason = type(exc.__context__ or exc).__name__
             raise DeliveryError(f"could not connect to the webhook at {host} ({reason})") from None
         except requests.RequestException as exc:
             raise DeliveryError(f"the webhook at {host} failed: {type(exc).__name__}") from None
+        finally:
+            session.close()
         said = f"the webhook at {host} answered {status}" + (f": {excerpt}" if excerpt else "")
         if status in (408, 429) or status >= 500:
             raise DeliveryError(said, retry_after=retry_after if status == 429 else None)

@@ -3,13 +3,16 @@ client), a real SMTP server (aiosmtpd), real HTTP(S) servers and real worker pro
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,11 +20,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from django.db import connection, transaction
 
-from alerts import services
+from alerts import channels, services
 from alerts.models import Delivery, Notification, Subscription, SubscriptionTicker
 from alerts.tasks import deliver
 from capitolscope.celery import app as celery_app
-from tests.alerts.conftest import RecordingSMTPHandler, free_port, make_trade
+from tests.alerts.conftest import RecordingSMTPHandler, WebhookReceiver, free_port, make_trade
 from tests.processes import wait_until
 
 LIST = "/subscriptions/"
@@ -404,3 +407,176 @@ def test_a_resolver_that_does_not_answer_in_time_is_a_transient_failure(
     delivery.refresh_from_db()
     assert delivery.status == "pending"
     assert "the webhook host slow-dns.test did not resolve within 0.3 s" in delivery.last_error
+
+
+# --- Webhooks: connecting to the address that was checked (DNS rebinding) ---------------------
+
+
+class InternalService:
+    """Something on the internal network a webhook must never reach: a real HTTP server on
+    127.0.0.2 (the test's stand-in for a private address), recording what reaches it."""
+
+    def __init__(self, port: int) -> None:
+        self.requests: list[str] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                service.requests.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.2", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def only_127_0_0_1_is_public(monkeypatch):
+    """The send-time address policy, with 127.0.0.1 (where the receiver listens) counted as
+    public: no public address can be served here. Everything else stays private."""
+    monkeypatch.setattr(channels, "_is_private", lambda address: address != "127.0.0.1")
+
+
+def test_a_host_name_re_pointed_after_the_check_is_still_sent_to_the_checked_address(
+    alice, smtp_settings, webhook_receiver, resolver, only_127_0_0_1_is_public, pelosi
+):
+    # The name answers the public address to the check, then the internal one: a second
+    # lookup when connecting would reach the internal service.
+    smtp_settings.ALERTS_WEBHOOK_ALLOW_PRIVATE = False
+    internal = InternalService(webhook_receiver.port)
+    resolver.answers["hooks.rebind.test"] = ["127.0.0.1", "127.0.0.2"]
+    try:
+        subscription = services.subscription_create(
+            owner=alice, name="hook", channel="webhook",
+            target=f"http://hooks.rebind.test:{webhook_receiver.port}/hooks/alice",
+        )  # fmt: skip
+        webhook_receiver.secrets["alice"] = subscription.signing_secret
+        make_trade(pelosi)
+        delivery = matched_delivery(subscription)
+
+        outcome = services.delivery_send(delivery_id=delivery.pk)
+    finally:
+        internal.stop()
+
+    assert internal.requests == []
+    assert outcome.status == "sent"
+    assert webhook_receiver.verified == [("alice", str(delivery.pk))]
+    [request] = webhook_receiver.requests
+    assert request.headers["host"] == f"hooks.rebind.test:{webhook_receiver.port}"
+    assert resolver.lookups == ["hooks.rebind.test"]  # looked up once, by the check
+
+
+def _certificate_authority(tmp_path: Path, *, server_name: str) -> tuple[Path, Path]:
+    """A CA (its certificate, to trust) and a server certificate for ``server_name`` it
+    signed (certificate and key in one PEM file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def certificate(subject, issuer, public_key, signing_key, *, ca: bool, san=None):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False
+            )
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = certificate("Test CA", "Test CA", ca_key.public_key(), ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = certificate(server_name, "Test CA", key.public_key(), ca_key, ca=False, san=server_name)
+    ca_path, server_path = tmp_path / "ca.pem", tmp_path / "server.pem"
+    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    server_path.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return ca_path, server_path
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    """The webhook receiver behind TLS with a certificate for ``hooks.tls.test`` from a CA
+    the sender trusts (``REQUESTS_CA_BUNDLE``); ``server_names`` records the SNI it got."""
+    ca_path, server_path = _certificate_authority(tmp_path, server_name="hooks.tls.test")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_path))
+    receiver = WebhookReceiver()
+    receiver.server_names = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(server_path)
+    context.sni_callback = lambda _sock, name, _context: receiver.server_names.append(name)
+    receiver._server.socket = context.wrap_socket(receiver._server.socket, server_side=True)
+    receiver.start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+def hook_to(alice, url: str, receiver) -> Subscription:
+    subscription = services.subscription_create(
+        owner=alice, name="hook", channel="webhook", target=url
+    )
+    receiver.secrets["alice"] = subscription.signing_secret
+    return subscription
+
+
+def test_an_https_webhook_to_the_checked_address_verifies_the_certificate_of_its_name(
+    alice, smtp_settings, tls_receiver, resolver, only_127_0_0_1_is_public, pelosi
+):
+    smtp_settings.ALERTS_WEBHOOK_ALLOW_PRIVATE = False
+    resolver.answers["hooks.tls.test"] = ["127.0.0.1", "127.0.0.2"]
+    subscription = hook_to(
+        alice, f"https://hooks.tls.test:{tls_receiver.port}/hooks/alice", tls_receiver
+    )
+    make_trade(pelosi)
+    delivery = matched_delivery(subscription)
+
+    assert services.delivery_send(delivery_id=delivery.pk).status == "sent"
+    assert tls_receiver.verified == [("alice", str(delivery.pk))]
+    assert tls_receiver.server_names == ["hooks.tls.test"]  # SNI: the name, not the address
+    [request] = tls_receiver.requests
+    assert request.headers["host"] == f"hooks.tls.test:{tls_receiver.port}"
+
+
+def test_an_https_webhook_whose_certificate_is_for_another_name_is_not_sent(
+    alice, smtp_settings, tls_receiver, resolver, pelosi
+):
+    # Connecting to the checked address must not skip the certificate check: the receiver's
+    # certificate is for hooks.tls.test, not for this name.
+    resolver.answers["other.tls.test"] = ["127.0.0.1"]
+    subscription = hook_to(
+        alice, f"https://other.tls.test:{tls_receiver.port}/hooks/alice", tls_receiver
+    )
+    make_trade(pelosi)
+    delivery = matched_delivery(subscription)
+
+    assert services.delivery_send(delivery_id=delivery.pk).status == "retry"
+    error = Delivery.objects.get(pk=delivery.pk).last_error
+    assert f"the TLS handshake with the webhook at other.tls.test:{tls_receiver.port}" in error
+    assert tls_receiver.requests == []
