@@ -6,6 +6,7 @@ Modelled on healthchecks' transports: ``Channel.send(...)`` either returns or ra
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import hmac
@@ -15,6 +16,7 @@ import logging
 import os
 import smtplib
 import socket
+import threading
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -253,22 +255,77 @@ def _host(url: str) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
+class ExchangeDeadline:
+    """A total time limit on a webhook exchange, from its connection being open to the last
+    byte of the answer read: TLS handshake, request and response together.
+
+    The socket's own timeout is per read, so a server trickling its answer a byte at a time
+    could hold the worker until the task's time limit. When ``seconds`` have passed, the
+    connection is shut down, which ends a read blocked on it at once; ``expired`` then says
+    why the exchange failed. It watches a duplicate of the socket's descriptor (``dup``):
+    TLS wrapping detaches the original socket object, and a descriptor of our own cannot be
+    closed and reused for another connection before we shut it down.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._watched: list[socket.socket] = []
+        self._timer: threading.Timer | None = None
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Start the clock (at the first connection) and shut ``sock`` down when it ends."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._watched.append(sock.dup())
+            if self._timer is None:
+                self._timer = threading.Timer(self.seconds, self._expire)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self.expired = True
+            for sock in self._watched:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        """The exchange is over: cancel the clock and let go of the watched descriptors."""
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
+            for sock in self._watched:
+                sock.close()
+            self._watched.clear()
+
+
 class _PinnedConnectionMixin:
-    """Connects to the vetted ``addresses`` instead of resolving the URL's host name again.
+    """Connects to the vetted ``addresses`` instead of resolving the URL's host name again,
+    under the exchange's ``deadline``.
 
     ``host`` stays the URL's host name, so the Host header, TLS SNI and the certificate check
     are for it, as usual; only where the TCP connection goes is fixed.
     """
 
-    def __init__(self, *args, addresses: tuple[str, ...], **kwargs) -> None:
+    def __init__(
+        self, *args, addresses: tuple[str, ...], deadline: ExchangeDeadline | None, **kwargs
+    ) -> None:
         self.addresses = addresses
+        self.deadline = deadline
         super().__init__(*args, **kwargs)
 
     def _new_conn(self) -> socket.socket:
         error: OSError | None = None
         for address in self.addresses:  # in the resolver's order, as urllib3 would try them
             try:
-                return create_connection(
+                sock = create_connection(
                     (address, self.port),
                     self.timeout,
                     source_address=self.source_address,
@@ -276,6 +333,10 @@ class _PinnedConnectionMixin:
                 )
             except OSError as exc:
                 error = exc
+                continue
+            if self.deadline is not None:
+                self.deadline.watch(sock)
+            return sock
         if isinstance(error, TimeoutError):
             raise ConnectTimeoutError(
                 self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
@@ -293,11 +354,12 @@ class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
 
 class PinnedAdapter(HTTPAdapter):
     """A requests adapter whose connections go to ``addresses`` only (see
-    :func:`webhook_addresses`), whatever the URL's host name resolves to by then. One per
-    request: it holds that request's addresses."""
+    :func:`webhook_addresses`), whatever the URL's host name resolves to by then, each under
+    ``deadline`` if given. One per request: it holds that request's addresses and deadline."""
 
-    def __init__(self, *, addresses: list[str]) -> None:
+    def __init__(self, *, addresses: list[str], deadline: ExchangeDeadline | None = None) -> None:
         self.addresses = tuple(addresses)
+        self.deadline = deadline
         super().__init__(max_retries=0)
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
@@ -305,20 +367,22 @@ class PinnedAdapter(HTTPAdapter):
         pool.ConnectionCls = (
             _PinnedHTTPSConnection if pool.scheme == "https" else _PinnedHTTPConnection
         )
-        pool.conn_kw["addresses"] = self.addresses
+        pool.conn_kw.update(addresses=self.addresses, deadline=self.deadline)
         return pool
 
 
-def pinned_session(*, addresses: list[str]) -> requests.Session:
-    """A session that connects to ``addresses`` only. Not through a proxy from the
-    environment (a proxy would resolve the name itself), and without ``.netrc`` credentials;
-    a CA bundle named by ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` is still used."""
+def pinned_session(
+    *, addresses: list[str], deadline: ExchangeDeadline | None = None
+) -> requests.Session:
+    """A session that connects to ``addresses`` only (under ``deadline``). Not through a
+    proxy from the environment (a proxy would resolve the name itself), and without ``.netrc``
+    credentials; a CA bundle named by ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` is used."""
     session = requests.Session()
     session.trust_env = False
     session.verify = (
         os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     )
-    adapter = PinnedAdapter(addresses=addresses)
+    adapter = PinnedAdapter(addresses=addresses, deadline=deadline)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -344,13 +408,14 @@ class WebhookChannel:
         }
         host = _host(message.target)
         timeout = settings.ALERTS_WEBHOOK_TIMEOUT
-        session = pinned_session(addresses=addresses)
+        deadline = ExchangeDeadline(timeout)
+        session = pinned_session(addresses=addresses, deadline=deadline)
         try:
             with session.post(
                 message.target,
                 data=body,
                 headers=headers,
-                timeout=(timeout, timeout),
+                timeout=(timeout, timeout),  # to connect, and per read (the deadline: in all)
                 stream=True,
                 allow_redirects=False,  # a redirect could lead to an address we refuse
             ) as response:
@@ -359,20 +424,13 @@ class WebhookChannel:
                     return  # delivered: the body does not matter, and is not read
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                 excerpt = self._read_excerpt(response, url=message.target)
-        except requests.Timeout:
-            raise DeliveryError(f"the webhook at {host} timed out after {timeout:g} s") from None
-        except requests.exceptions.SSLError:
-            raise DeliveryError(
-                f"the TLS handshake with the webhook at {host} failed (is its certificate "
-                "valid for the host name and issued by a trusted authority?)"
-            ) from None
-        except requests.ConnectionError as exc:
-            reason = type(exc.__context__ or exc).__name__
-            raise DeliveryError(f"could not connect to the webhook at {host} ({reason})") from None
         except requests.RequestException as exc:
-            raise DeliveryError(f"the webhook at {host} failed: {type(exc).__name__}") from None
+            raise self._request_error(exc, host=host, deadline=deadline) from None
         finally:
+            deadline.stop()
             session.close()
+        if deadline.expired:  # the excerpt was cut short: the answer did not finish in time
+            raise self._request_error(None, host=host, deadline=deadline)
         said = f"the webhook at {host} answered {status}" + (f": {excerpt}" if excerpt else "")
         if status in (408, 429) or status >= 500:
             raise DeliveryError(said, retry_after=retry_after if status == 429 else None)
@@ -380,6 +438,28 @@ class WebhookChannel:
             raise DeliveryError(said + " (redirects are not followed: use the final URL)",
                                 permanent=True)  # fmt: skip
         raise DeliveryError(said, permanent=True)
+
+    @staticmethod
+    def _request_error(
+        exc: requests.RequestException | None, *, host: str, deadline: ExchangeDeadline
+    ) -> DeliveryError:
+        """The transient error for a request that failed (``exc``) or ran out of time."""
+        timeout = deadline.seconds
+        if deadline.expired:
+            return DeliveryError(
+                f"the webhook at {host} timed out: no complete answer within {timeout:g} s"
+            )
+        if isinstance(exc, requests.Timeout):
+            return DeliveryError(f"the webhook at {host} timed out after {timeout:g} s")
+        if isinstance(exc, requests.exceptions.SSLError):
+            return DeliveryError(
+                f"the TLS handshake with the webhook at {host} failed (is its certificate "
+                "valid for the host name and issued by a trusted authority?)"
+            )
+        if isinstance(exc, requests.ConnectionError):
+            reason = type(exc.__context__ or exc).__name__
+            return DeliveryError(f"could not connect to the webhook at {host} ({reason})")
+        return DeliveryError(f"the webhook at {host} failed: {type(exc).__name__}")
 
     @staticmethod
     def _read_excerpt(response: requests.Response, *, url: str) -> str:

@@ -3,6 +3,7 @@ client), a real SMTP server (aiosmtpd), real HTTP(S) servers and real worker pro
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -12,6 +13,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -580,3 +582,85 @@ def test_an_https_webhook_whose_certificate_is_for_another_name_is_not_sent(
     error = Delivery.objects.get(pk=delivery.pk).last_error
     assert f"the TLS handshake with the webhook at other.tls.test:{tls_receiver.port}" in error
     assert tls_receiver.requests == []
+
+
+# --- Webhooks: a total deadline for the answer ------------------------------------------------
+
+
+class TricklingServer:
+    """A real TCP server answering every request with ``head`` at once, then ``trickle`` one
+    byte at a time, ``interval`` seconds apart: each read gets a byte well within the
+    per-read timeout, the whole answer takes far longer than the webhook timeout."""
+
+    def __init__(self, *, head: bytes, trickle: bytes, interval: float = 0.05) -> None:
+        self.head, self.trickle, self.interval = head, trickle, interval
+        self.requests = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection_, _ = self.listener.accept()
+            except OSError:
+                return  # stopped
+            threading.Thread(target=self._answer, args=(connection_,), daemon=True).start()
+
+    def _answer(self, sock: socket.socket) -> None:
+        with sock, contextlib.suppress(OSError):  # the client hung up: done
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += sock.recv(65536) or b"\r\n\r\n"
+            self.requests += 1
+            sock.sendall(self.head)
+            for byte in self.trickle:
+                sock.sendall(bytes([byte]))
+                time.sleep(self.interval)
+
+    def stop(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def trickling_server():
+    servers: list[TricklingServer] = []
+
+    def start(**kwargs) -> TricklingServer:
+        servers.append(TricklingServer(**kwargs))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("head", "trickle"),
+    [
+        # The status line and headers, a byte at a time (the last byte after ~3 s).
+        (b"", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Padding: " + b"." * 40 + b"\r\n\r\n"),
+        # A 400 whose body never seems to end (~3 s): its excerpt is not worth the wait.
+        (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 60\r\n\r\n", b"x" * 60),
+    ],
+    ids=["headers", "error-body"],
+)
+def test_an_answer_that_trickles_in_is_cut_off_at_the_webhook_timeout_and_retried(
+    alice, smtp_settings, trickling_server, pelosi, head, trickle
+):
+    smtp_settings.ALERTS_WEBHOOK_TIMEOUT = 0.5
+    server = trickling_server(head=head, trickle=trickle)
+    subscription = services.subscription_create(
+        owner=alice, name="hook", channel="webhook",
+        target=f"http://127.0.0.1:{server.port}/hooks/alice",
+    )  # fmt: skip
+    make_trade(pelosi)
+    delivery = matched_delivery(subscription)
+
+    outcome = services.delivery_send(delivery_id=delivery.pk)
+
+    assert server.requests == 1
+    assert outcome.status == "retry"
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+    assert "timed out: no complete answer within 0.5 s" in delivery.last_error
