@@ -370,6 +370,9 @@ ALERTS_MAX_SUBSCRIPTIONS_PER_USER = env_int("ALERTS_MAX_SUBSCRIPTIONS_PER_USER",
 
 # Health checks (monitoring/health.py). Defaults are the operating limits of the product plan.
 HEALTH_PROBE_TIMEOUT = env_float("HEALTH_PROBE_TIMEOUT", 2.0, minimum=0.1)
+# Seconds the database check may take: connect (PostgreSQL connect_timeout, whole seconds),
+# statement_timeout, and a deadline over both, so a database that hangs cannot hang /health/.
+HEALTH_DATABASE_TIMEOUT = env_float("HEALTH_DATABASE_TIMEOUT", 3.0, minimum=0.1)
 HEALTH_WORKER_DOWN_AFTER = env_int("HEALTH_WORKER_DOWN_AFTER", 300, minimum=1)
 HEALTH_BEAT_STALE_AFTER = env_int("HEALTH_BEAT_STALE_AFTER", 120, minimum=1)
 HEALTH_QUEUE_BACKLOG_MAX = env_int("HEALTH_QUEUE_BACKLOG_MAX", 100, minimum=0)

@@ -21,8 +21,10 @@ Which status a finding gets:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable
@@ -31,8 +33,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Q
+from django.db.utils import load_backend
 from django.utils import timezone
 
 from monitoring.queues import (
@@ -148,14 +151,63 @@ def _seconds(delta: timedelta) -> float:
 # --- database and broker --------------------------------------------------------------------
 
 
-def check_database() -> CheckResult:
+def check_database(*, timeout: float | None = None) -> CheckResult:
+    """A round trip to the database (``SELECT 1``), bounded by ``HEALTH_DATABASE_TIMEOUT``.
+
+    It runs on a connection of its own, opened for the check and closed after it: with
+    ``connect_timeout`` on PostgreSQL (a server that accepts TCP and never answers fails the
+    connect), under ``SET LOCAL statement_timeout`` (a server that answers but hangs on the
+    query cancels it), and under a deadline (``call_with_deadline``) for anything else, such
+    as a socket that stops answering mid-query or SQLite waiting on a lock.
+    """
+    timeout = timeout if timeout is not None else settings.HEALTH_DATABASE_TIMEOUT
+
+    def round_trip() -> str:
+        probe_connection = database_probe_connection(timeout=timeout)
+        try:
+            with probe_connection.cursor() as cursor:
+                if probe_connection.vendor == "postgresql":
+                    # SET LOCAL in a transaction of its own: nothing outlives the check, even
+                    # behind a transaction-pooling PgBouncer.
+                    cursor.execute("BEGIN")
+                    cursor.execute(
+                        "SELECT set_config('statement_timeout', %s, true)",
+                        [f"{max(1, int(timeout * 1000))}ms"],
+                    )
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+                if probe_connection.vendor == "postgresql":
+                    cursor.execute("ROLLBACK")
+        finally:
+            probe_connection.close()
+        return probe_connection.vendor
+
     def probe() -> str:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-        return connection.vendor
+        return call_with_deadline(round_trip, timeout=timeout + 0.5, what="the database")
 
     return _timed("database", probe, kind="database")
+
+
+def database_probe_connection(*, timeout: float, alias: str = DEFAULT_DB_ALIAS):
+    """A new, unshared connection wrapper to ``alias`` that gives up connecting after
+    ``timeout`` seconds (PostgreSQL ``connect_timeout``, whole seconds, at least 1).
+
+    TCP keepalives let a probe abandoned at its deadline notice a vanished server within a
+    few seconds, so a network partition does not leave its thread blocked for hours.
+    """
+    settings_dict = copy.deepcopy(connections[alias].settings_dict)
+    options = dict(settings_dict.get("OPTIONS") or {})
+    if connections[alias].vendor == "postgresql":
+        seconds = max(1, math.ceil(timeout))
+        options.update(
+            connect_timeout=seconds,
+            keepalives=1,
+            keepalives_idle=seconds,
+            keepalives_interval=1,
+            keepalives_count=3,
+        )
+    settings_dict["OPTIONS"] = options
+    return load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, alias)
 
 
 def check_broker(*, broker_url: str | None = None, timeout: float = 3.0) -> CheckResult:

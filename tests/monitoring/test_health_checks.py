@@ -1,5 +1,6 @@
 """The health checks one by one, their thresholds, and their time bound when things hang."""
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -35,7 +36,7 @@ from monitoring.health import (
 )
 from monitoring.models import Heartbeat
 from monitoring.queues import PRIORITY_SEPARATOR, WorkerPing, queue_depths, workers_ping
-from tests.processes import database_url_for_subprocess, start_worker
+from tests.processes import database_url_for_subprocess, start_worker, wait_until
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -413,6 +414,93 @@ def test_the_command_exits_2_within_bounds_when_redis_hangs(hung_redis):
     assert report["components"]["broker"]["status"] == UNHEALTHY
     assert report["components"]["database"]["status"] == OK
     assert time.monotonic() - started < 30
+
+
+class FreezingProxy:
+    """A TCP relay to the real PostgreSQL that goes silent once the client sends ``SELECT 1``:
+    the connection and the session setup work, then the server never answers (a network
+    partition, or a server that hangs after accepting the session)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(20)
+        self.port = self.sock.getsockname()[1]
+        self.froze = threading.Event()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self.sockets += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if from_client and b"SELECT 1" in data:
+                    self.froze.set()
+                if self.froze.is_set():
+                    continue  # swallow everything from now on, answer nothing
+                sink.sendall(data)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.sock.close()
+        for sock in self.sockets:
+            # shutdown() ends the connection even while a relay thread is blocked in recv().
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def other_sessions_gone() -> bool:
+    """No other session uses the test database (its teardown would fail otherwise)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0] == 0
+
+
+def test_the_database_check_is_bounded_when_postgresql_stops_answering_mid_session():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL to relay to (run the suite with DATABASE_URL=postgres://…)")
+    real = connection.settings_dict
+    proxy = FreezingProxy(real["HOST"] or "127.0.0.1", int(real["PORT"] or 5432))
+    url = database_url_for_subprocess().replace(
+        f"@{real['HOST'] or 'localhost'}:{real['PORT']}/", f"@127.0.0.1:{proxy.port}/"
+    )
+    assert f":{proxy.port}/" in url
+    env = {**os.environ, "DATABASE_URL": url, "HEALTH_DATABASE_TIMEOUT": "1"}
+    try:
+        # Unbounded, the check would wait for ever: the 60 s guard only stops the test hanging.
+        result = subprocess.run(
+            [sys.executable, "manage.py", "healthcheck", "--json", "--check", "database"],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        proxy.close()
+        wait_until(other_sessions_gone, timeout=30, what="the frozen session to end")
+    assert proxy.froze.is_set()  # the server was reached, then went silent
+    assert result.returncode == 2, result.stderr
+    database = json.loads(result.stdout)["components"]["database"]
+    assert database["status"] == UNHEALTHY
+    assert database["message"] == "ProbeTimeout: the database did not answer within 1.5 s"
+    assert database["problems"][0]["kind"] == "database"
 
 
 def test_the_command_prints_one_line_per_check(capsys):
