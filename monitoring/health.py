@@ -5,8 +5,9 @@ duration) with the ``problems`` it found; each problem (kind + subject, e.g. a q
 ``default``) is what ``monitoring.incidents`` opens one incident for. ``system_health`` runs
 the checks and reports the worst status; ``exit_code_for`` maps it to 0/1/2.
 
-Broker and worker calls run under a deadline (``monitoring.queues.call_with_deadline``), so a
-Redis that accepts connections and never answers, or a hung worker, costs at most the timeout.
+Database, broker and worker calls run under a deadline (``monitoring.queues.call_with_deadline``),
+so a PostgreSQL or Redis that accepts connections and never answers, or a hung worker, costs at
+most the timeout.
 
 Which status a finding gets:
 - unhealthy: the database or the broker does not answer, a queue has had no consumer for
