@@ -947,6 +947,14 @@ _NAME_NOISE = frozenset(
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=8192)
+def _fingerprint_asset(ticker: str, asset_name: str) -> str:
+    """The asset part of a fingerprint; cached because an import trades the same assets often."""
+    ticker_key = "".join(ch for ch in ticker.upper() if ch.isalnum())
+    return f"t:{ticker_key}" if ticker_key else f"n:{_asset_name_key(asset_name)}"
+
+
+@lru_cache(maxsize=8192)
 def _asset_name_key(name: str) -> str:
     text = unicodedata.normalize("NFKD", _clean_text(name).lower())
     # "L.L.C." and "LLC", "W.L. Gore" and "WL Gore" should agree.
@@ -997,14 +1005,12 @@ def trade_fingerprint(
         raise ValueError(f"transaction_type {transaction_type!r} is not a canonical value")
     if owner not in OWNERS:
         raise ValueError(f"owner {owner!r} is not a canonical value")
-    ticker_key = "".join(ch for ch in (ticker or "").upper() if ch.isalnum())
-    asset = f"t:{ticker_key}" if ticker_key else f"n:{_asset_name_key(asset_name or '')}"
     high = "" if amount_max is None else str(amount_max)
     parts = (
         "v1",
         politician_key.strip(),
         transaction_date.isoformat(),
-        asset,
+        _fingerprint_asset(ticker or "", asset_name or ""),
         family,
         f"{amount_min}-{high}",
         owner,

@@ -400,7 +400,12 @@ def _fingerprint(politician: Politician, asset: Asset, trade) -> str:
 
 
 def _trade_values(
-    trade: NormalizedTrade, *, politician: Politician, asset: Asset, filed_date: dt.date | None
+    trade: NormalizedTrade,
+    *,
+    politician: Politician,
+    asset: Asset,
+    filed_date: dt.date | None,
+    fingerprint: str = "",
 ) -> dict:
     filed = trade.filed_date or filed_date
     delay = (
@@ -436,7 +441,7 @@ def _trade_values(
         "disclosure_delay_days": delay,
         "filed_late": late,
     }
-    values["fingerprint"] = _fingerprint(politician, asset, trade)
+    values["fingerprint"] = fingerprint or _fingerprint(politician, asset, trade)
     return values
 
 
@@ -808,23 +813,14 @@ def _existing_trades(filing_ids: list[int]) -> dict[int, list[Trade]]:
 
 
 def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> None:
-    now = timezone.now()
     by_filing = _existing_trades(
         [item.filing.id for item in items if item.trades and item.filing.trade_count]
     )
-    decided = [
+    printed = [
         [
-            (normalized, asset, values, _content_hash(values, asset.id))
+            (normalized, asset, _fingerprint(item.politician, asset, normalized))
             for normalized in item.trades
             for asset in (assets[_asset_key(normalized)],)
-            for values in (
-                _trade_values(
-                    normalized,
-                    politician=item.politician,
-                    asset=asset,
-                    filed_date=item.filing.filed_date,
-                ),
-            )
         ]
         for item in items
     ]
@@ -832,16 +828,45 @@ def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> N
     cross_source = source not in OFFICIAL_SOURCES
     elsewhere: set[str] = set()
     if cross_source:
-        prints = {values["fingerprint"] for rows in decided for _, _, values, _ in rows}
+        prints = {fingerprint for rows in printed for _, _, fingerprint in rows}
         for chunk in _chunks(list(prints), 900):
             elsewhere.update(
                 Trade.objects.filter(fingerprint__in=chunk).values_list("fingerprint", flat=True)
             )
-    new_rows: list[dict] = []
     to_update: list[Trade] = []
+    # The decisions are a generator that COPY consumes: PostgreSQL stores the first new trades
+    # while the later ones are still being decided. Nothing in it may query the database.
+    new_rows = _decide_trades(
+        items, printed, by_filing=by_filing, elsewhere=elsewhere, cross_source=cross_source,
+        source=source, notify=notify, counts=counts, rejected=rejected, run=run,
+        to_update=to_update,
+    )  # fmt: skip
+    _insert_rows(Trade, new_rows)
+    _update_trades(to_update)
+
+
+def _decide_trades(
+    items, printed, *, by_filing, elsewhere, cross_source, source, notify, counts, rejected, run,
+    to_update,
+) -> Iterator[dict]:  # fmt: skip
+    """Match each incoming row to a stored trade; yield the rows of new trades.
+
+    Counts, updates and rejections are recorded as the rows are decided.
+    """
+    now = timezone.now()
     created_in: dict[str, int] = {}  # fingerprint -> filing id, for trades created in this chunk
-    for item, rows in zip(items, decided, strict=True):
+    for item, fingerprinted in zip(items, printed, strict=True):
         filing = item.filing
+        rows = []
+        for normalized, asset, fingerprint in fingerprinted:
+            values = _trade_values(
+                normalized,
+                politician=item.politician,
+                asset=asset,
+                filed_date=filing.filed_date,
+                fingerprint=fingerprint,
+            )
+            rows.append((normalized, asset, values, _content_hash(values, asset.id)))
         existing = by_filing.get(filing.id, [])
         authoritative = PRECEDENCE[source] >= PRECEDENCE.get(filing.source, 0)
         matches = _match_rows(rows, existing, authoritative=authoritative)
@@ -894,24 +919,20 @@ def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> N
             used_lines.add(line)
             next_line = max(next_line, line + 1)
             item.created += 1
-            new_rows.append(
-                {
-                    **values,
-                    "filing_id": filing.id,
-                    "line_number": line,
-                    "politician_id": item.politician.id,
-                    "asset_id": asset.id,
-                    "chamber": filing.chamber,
-                    "content_hash": content,
-                    "amended_by_id": None,
-                    "matched_at": None if notify else now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-    _insert_rows(Trade, new_rows)
-    counts.created += len(new_rows)
-    _update_trades(to_update)
+            counts.created += 1
+            yield {
+                **values,
+                "filing_id": filing.id,
+                "line_number": line,
+                "politician_id": item.politician.id,
+                "asset_id": asset.id,
+                "chamber": filing.chamber,
+                "content_hash": content,
+                "amended_by_id": None,
+                "matched_at": None if notify else now,
+                "created_at": now,
+                "updated_at": now,
+            }
 
 
 def _match_rows(rows, existing: list[Trade], *, authoritative: bool) -> list[Trade | None]:
@@ -956,16 +977,20 @@ def _update_trades(to_update: list[Trade]) -> None:
     Trade.objects.bulk_update(to_update, TRADE_UPDATE_FIELDS, batch_size=500)
 
 
-def _insert_rows(model, rows: list[dict]) -> None:
+def _insert_rows(model, rows: Iterable[dict]) -> None:
     """INSERT new rows of ``model`` (dicts keyed by attname, every concrete field but the id).
 
     Django's bulk_create spends most of a large import building model instances and preparing
     each value; these rows are already clean, so they go to the driver directly: COPY on
-    PostgreSQL, executemany on SQLite. Ids are not returned: callers read them back by their
-    natural key when they need them.
+    PostgreSQL, executemany on SQLite. ``rows`` may be a generator: PostgreSQL reads it as it
+    is produced, storing the first rows while Python still produces the next. Ids are not
+    returned: callers read them back by their natural key when they need them.
     """
-    if not rows:
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
         return
+    rows = itertools.chain([first], rows)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     names = [f.attname for f in fields]
     table = connection.ops.quote_name(model._meta.db_table)
@@ -973,24 +998,29 @@ def _insert_rows(model, rows: list[dict]) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             converters = [(f.attname, _copy_converter(f)) for f in fields]
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerows(
+            lines = _CsvReader(
                 [
                     row[name] if convert is None else convert(row[name])
                     for name, convert in converters
                 ]
                 for row in rows
             )
-            buffer.seek(0)
             # NULL is \N, so an empty string stays an empty string.
             # Columns that cannot be NULL read "\\N" literally (a comment may say "\\N").
             not_null = ", ".join(connection.ops.quote_name(f.column) for f in fields if not f.null)
-            cursor.cursor.copy_expert(
-                f"COPY {table} ({column_sql}) FROM STDIN WITH "
-                f"(FORMAT csv, NULL '\\N', FORCE_NOT_NULL ({not_null}))",
-                buffer,
-            )
+            try:
+                cursor.cursor.copy_expert(
+                    f"COPY {table} ({column_sql}) FROM STDIN WITH "
+                    f"(FORMAT csv, NULL '\\N', FORCE_NOT_NULL ({not_null}))",
+                    lines,
+                    size=_COPY_READ_SIZE,
+                )
+            except Exception:
+                # The driver reports a failure while producing the rows as a cancelled COPY;
+                # raise what actually failed (a bug, a time limit) instead.
+                if lines.error is not None:
+                    raise lines.error from None
+                raise
         else:
             ops = connection.ops
             adapt = {
@@ -1010,6 +1040,36 @@ def _insert_rows(model, rows: list[dict]) -> None:
             placeholders = ", ".join(["%s"] * len(names))
             sql = f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})"  # noqa: S608
             cursor.executemany(sql, values)
+
+
+# Characters of CSV handed to COPY per read: large enough that the per-read overhead is
+# negligible, small enough that the server starts storing rows early.
+_COPY_READ_SIZE = 64 * 1024
+
+
+class _CsvReader:
+    """The ``read()`` COPY FROM STDIN calls: formats rows as CSV only as they are asked for."""
+
+    def __init__(self, rows: Iterable[list]) -> None:
+        self._rows = iter(rows)
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+        self.error: BaseException | None = None  # what failed while producing the rows
+
+    def read(self, size: int = -1) -> str:
+        buffer, writerow = self._buffer, self._writer.writerow
+        try:
+            for row in self._rows:
+                writerow(row)
+                if 0 < size <= buffer.tell():
+                    break
+        except BaseException as error:
+            self.error = error
+            raise
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
 
 
 @functools.lru_cache(maxsize=8192)

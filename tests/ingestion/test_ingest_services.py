@@ -387,3 +387,38 @@ def test_a_subscription_to_an_unresolved_politician_follows_them_when_the_roster
 
     assert not Politician.objects.filter(pk=pelosi.pk).exists()
     assert list(subscription.politicians.values_list("bioguide_id", flat=True)) == ["P000197"]
+
+
+def test_the_csv_handed_to_copy_is_the_same_however_it_is_read():
+    rows = [[index, f"row {index}", 'a \\N, "quoted"\nline', None] for index in range(500)]
+    whole = services._CsvReader(rows).read()
+    reader = services._CsvReader(rows)
+    pieces = []
+    while piece := reader.read(100):
+        pieces.append(piece)
+    assert len(pieces) > 10
+    assert "".join(pieces) == whole
+    assert whole.count("\n") == 500 * 2  # one line end per row, one inside each quoted cell
+
+
+def test_an_error_while_trades_are_being_written_leaves_nothing_of_the_chunk(monkeypatch):
+    # New trades are decided while they are being written (on PostgreSQL, while COPY reads
+    # them): a failure half-way must roll back the whole chunk and name the real error.
+    decide = services._trade_values
+    calls = []
+
+    def failing_half_way(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3000:
+            raise RuntimeError("failed while deciding trade 3000")
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_trade_values", failing_half_way)
+    with pytest.raises(RuntimeError, match="failed while deciding trade 3000"):
+        import_file(HOUSE_FEED, "house-watcher")
+    assert (Trade.objects.count(), Filing.objects.count()) == (0, 0)
+    run = IngestionRun.objects.get()
+    assert run.status == IngestionRun.Status.FAILED
+    assert "failed while deciding trade 3000" in run.error
+    monkeypatch.undo()
+    assert import_file(HOUSE_FEED, "house-watcher")["created"] == 6535
