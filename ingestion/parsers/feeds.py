@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from ingestion.parsers.senate import (
@@ -631,10 +631,10 @@ def _load_list(data: bytes, *, location: str) -> list[Any]:
 
 def _strings(
     record: Any,
-    required: Iterable[str],
+    required: tuple[str, ...],
     *,
-    optional: Iterable[str] = (),
-    lists: Iterable[str] = (),
+    optional: tuple[str, ...] = (),
+    lists: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """The named string fields of a JSON object, whitespace-collapsed.
 
@@ -644,24 +644,38 @@ def _strings(
     """
     if not isinstance(record, dict):
         raise BadRecord(f"expected a JSON object, got a {json_type(record)}")
-    list_keys = tuple(lists)
-    required = tuple(required)
-    missing = [key for key in (*required, *list_keys) if key not in record]
-    if missing:
+    if not record.keys() >= {*required, *lists}:
+        missing = [key for key in (*required, *lists) if key not in record]
         raise BadRecord(f"missing key(s): {', '.join(missing)}")
-    values: dict[str, str] = {}
-    for key in (*required, *optional):
-        value = record.get(key)
-        if value is None:
-            values[key] = ""
-        elif type(value) is str:
-            values[key] = " ".join(value.split())
-        else:
-            raise BadRecord(f"{key!r} must be a string, got {json_type(value)}")
-    for key in list_keys:
+    keys = (*required, *optional)
+    try:
+        # Every record of a feed goes through here: one pass in C for the usual record.
+        values = dict(zip(keys, map(_text_of, map(record.get, keys)), strict=True))
+    except (_NotText, TypeError):
+        for key in keys:
+            value = record.get(key)
+            if value is not None and type(value) is not str:
+                raise BadRecord(f"{key!r} must be a string, got {json_type(value)}") from None
+        raise
+    for key in lists:
         if not isinstance(record[key], list):
             raise BadRecord(f"{key!r} must be an array, got {json_type(record[key])}")
     return values
+
+
+class _NotText(Exception):
+    pass
+
+
+@lru_cache(maxsize=1 << 15)
+def _text_of(value: str | None) -> str:
+    """A JSON string whitespace-collapsed, null as "". Cached: a feed repeats most of its
+    values (dates, owners, amounts, names, links) from record to record."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return collapse(value)
+    raise _NotText
 
 
 def _count_position(positions: dict[str, int], doc_id: str) -> int:
@@ -678,7 +692,7 @@ def _count_position(positions: dict[str, int], doc_id: str) -> int:
 
 def _peek_senate_doc_id(record: Any) -> str:
     link = record.get("ptr_link") if isinstance(record, dict) else None
-    report = report_id_from_link(link) if isinstance(link, str) else None
+    report = _report_of(link) if isinstance(link, str) else None
     return report[1] if report else ""
 
 
@@ -687,14 +701,18 @@ def _peek_house_doc_id(record: Any) -> str:
         return ""
     filing_id = record.get("filing_id")
     if isinstance(filing_id, str | int) and not isinstance(filing_id, bool):
-        return collapse(str(filing_id))
+        return _text_of(str(filing_id))
     link = record.get("source_url") or record.get("ptr_link")
     match = _HOUSE_DOC_ID_RE.search(link) if isinstance(link, str) else None
     return match.group(1) if match else ""
 
 
+# Every row of a filing repeats its link.
+_report_of = lru_cache(maxsize=4096)(report_id_from_link)
+
+
 def _senate_report(link: str) -> tuple[str, str]:
-    report = report_id_from_link(link)
+    report = _report_of(link)
     if report is None:
         raise BadRecord(f"ptr_link {link!r} has no eFD report UUID (/search/view/<kind>/<uuid>/)")
     return report

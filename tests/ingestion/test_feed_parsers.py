@@ -218,6 +218,25 @@ def test_senate_flat_bad_records_are_rejected_with_their_index_and_the_rest_land
     assert json.loads(batch.rejected[2].payload) == wrong_ticker
 
 
+def test_senate_flat_values_of_any_other_json_type_are_named_in_the_rejection():
+    good = json.loads(SENATE_FLAT.read_bytes())[0]
+    records = [
+        dict(good, owner=["Self"]),
+        dict(good, type=True),
+        dict(good, amount={"min": 1}),
+        dict(good, comment=1.5),
+        good,
+    ]
+    batch = parse_senate_watcher_flat(as_json(records), location="f")
+    assert [r.reason for r in batch.rejected] == [
+        "'owner' must be a string, got array",
+        "'type' must be a string, got boolean",
+        "'amount' must be a string, got object",
+        "'comment' must be a string, got number",
+    ]
+    assert [t.owner for t in trades(batch)] == [good["owner"]]
+
+
 def test_senate_flat_line_numbers_count_a_rejected_row_of_the_same_filing():
     good = json.loads(SENATE_FLAT.read_bytes())[1:4]  # three rows of Pat Roberts' PTR
     records = [good[0], dict(good[1], amount=None, comment=7), good[2]]
