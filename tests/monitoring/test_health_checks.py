@@ -453,6 +453,10 @@ class FreezingProxy:
         except OSError:
             return
 
+    def upstream_ports(self) -> list[int]:
+        """The local ports of the relay's connections to PostgreSQL (its ``client_port``)."""
+        return [sock.getsockname()[1] for sock in self.sockets[1::2]]
+
     def close(self) -> None:
         self.sock.close()
         for sock in self.sockets:
@@ -462,14 +466,13 @@ class FreezingProxy:
             sock.close()
 
 
-def other_sessions_gone() -> bool:
-    """No other session uses the test database (its teardown would fail otherwise)."""
+def sessions_from(ports: list[int]) -> int:
+    """PostgreSQL sessions whose client is one of these local ports (the proxy's)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0] == 0
+        # The test runs in a transaction, which would otherwise keep seeing one snapshot.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE client_port = ANY(%s)", [ports])
+        return cursor.fetchone()[0]
 
 
 def test_the_database_check_is_bounded_when_postgresql_stops_answering_mid_session():
@@ -493,8 +496,10 @@ def test_the_database_check_is_bounded_when_postgresql_stops_answering_mid_sessi
             timeout=60,
         )
     finally:
+        ports = proxy.upstream_ports()
         proxy.close()
-        wait_until(other_sessions_gone, timeout=30, what="the frozen session to end")
+        # The frozen session must end, or dropping the test database would fail.
+        wait_until(lambda: sessions_from(ports) == 0, timeout=30, what="the frozen session to end")
     assert proxy.froze.is_set()  # the server was reached, then went silent
     assert result.returncode == 2, result.stderr
     database = json.loads(result.stdout)["components"]["database"]
