@@ -828,11 +828,9 @@ def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> N
     cross_source = source not in OFFICIAL_SOURCES
     elsewhere: set[str] = set()
     if cross_source:
-        prints = {fingerprint for rows in printed for _, _, fingerprint in rows}
-        for chunk in _chunks(list(prints), 900):
-            elsewhere.update(
-                Trade.objects.filter(fingerprint__in=chunk).values_list("fingerprint", flat=True)
-            )
+        elsewhere = _stored_fingerprints(
+            list({fingerprint for rows in printed for _, _, fingerprint in rows})
+        )
     to_update: list[Trade] = []
     # The decisions are a generator that COPY consumes: PostgreSQL stores the first new trades
     # while the later ones are still being decided. Nothing in it may query the database.
@@ -843,6 +841,28 @@ def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> N
     )  # fmt: skip
     _insert_rows(Trade, new_rows)
     _update_trades(to_update)
+
+
+def _stored_fingerprints(prints: list[str]) -> set[str]:
+    """The fingerprints in ``prints`` that a stored trade already has."""
+    if not prints:
+        return set()
+    if connection.vendor == "postgresql":
+        # One query with an array parameter: an IN list makes Django prepare each of the
+        # thousands of values one by one.
+        table = connection.ops.quote_name(Trade._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT fingerprint FROM {table} WHERE fingerprint = ANY(%s)",  # noqa: S608
+                [prints],
+            )
+            return {fingerprint for (fingerprint,) in cursor.fetchall()}
+    found: set[str] = set()
+    for chunk in _chunks(prints, 900):
+        found.update(
+            Trade.objects.filter(fingerprint__in=chunk).values_list("fingerprint", flat=True)
+        )
+    return found
 
 
 def _decide_trades(
