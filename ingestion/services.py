@@ -753,6 +753,10 @@ def _upsert_filings(incoming: list[_Incoming], *, existing, source: str, counts)
             item.known = True
             if status == Filing.Status.ERROR:
                 counts.document_errors += 1
+            elif not item.raw.trades and not item.rejected_rows:
+                # A filing without trades (a paper filing) is one record: read again, it is
+                # an unchanged duplicate, as when its digest matches.
+                counts.unchanged += 1
             replaces = PRECEDENCE[source] >= PRECEDENCE.get(filing.source, 0)
             # Never let a failed fetch or a weaker source overwrite a good reading.
             if replaces and not (status == Filing.Status.ERROR and filing.status != status):
@@ -826,7 +830,7 @@ def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> N
     ]
     # Feeds and files: the same trade under another filing id is a duplicate, not a new trade.
     cross_source = source not in OFFICIAL_SOURCES
-    elsewhere: set[str] = set()
+    elsewhere: dict[str, set[int]] = {}
     if cross_source:
         elsewhere = _stored_fingerprints(
             list({fingerprint for rows in printed for _, _, fingerprint in rows})
@@ -843,25 +847,34 @@ def _upsert_trades(items, *, assets, source, notify, counts, rejected, run) -> N
     _update_trades(to_update)
 
 
-def _stored_fingerprints(prints: list[str]) -> set[str]:
-    """The fingerprints in ``prints`` that a stored trade already has."""
+def _stored_fingerprints(prints: list[str]) -> dict[str, set[int]]:
+    """The fingerprints in ``prints`` that a stored trade already has, with the filings
+    that hold them (a row is only a cross-filing duplicate of a trade in *another* filing).
+    """
+    found: dict[str, set[int]] = defaultdict(set)
     if not prints:
-        return set()
+        return found
     if connection.vendor == "postgresql":
         # One query with an array parameter: an IN list makes Django prepare each of the
         # thousands of values one by one.
         table = connection.ops.quote_name(Trade._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT DISTINCT fingerprint FROM {table} WHERE fingerprint = ANY(%s)",  # noqa: S608
+                f"SELECT DISTINCT fingerprint, filing_id FROM {table} "  # noqa: S608
+                "WHERE fingerprint = ANY(%s)",
                 [prints],
             )
-            return {fingerprint for (fingerprint,) in cursor.fetchall()}
-    found: set[str] = set()
-    for chunk in _chunks(prints, 900):
-        found.update(
-            Trade.objects.filter(fingerprint__in=chunk).values_list("fingerprint", flat=True)
-        )
+            pairs = cursor.fetchall()
+    else:
+        pairs = [
+            pair
+            for chunk in _chunks(prints, 900)
+            for pair in Trade.objects.filter(fingerprint__in=chunk)
+            .values_list("fingerprint", "filing_id")
+            .distinct()
+        ]
+    for fingerprint, filing_id in pairs:
+        found[fingerprint].add(filing_id)
     return found
 
 
@@ -923,12 +936,20 @@ def _decide_trades(
                 )
                 continue
             fingerprint = values["fingerprint"]
-            if (
-                cross_source
-                and not existing
-                and (
-                    fingerprint in elsewhere or created_in.get(fingerprint, filing.id) != filing.id
-                )
+            # A row no stored trade of its own filing matched is a cross-filing duplicate when
+            # a trade with its fingerprint is stored under, or was just created in, *another*
+            # filing. This must not depend on whether the filing already has trades: a feed
+            # filing that restates trades of another filing (the flat Senate feed lists
+            # restated PTRs under their own links) stores only its other rows on the first
+            # import, and when it was read again with a changed digest (DIGEST_VERSION bump, a
+            # corrected field) a "filing has no stored trades yet" condition here skipped the
+            # check, so its restated rows were created as duplicates (23 trades in the flat
+            # feed). Stored trades of the filing itself do not count: they were matched above,
+            # and a filing may list two rows with one fingerprint (two lots), each a trade.
+            stored_in = elsewhere.get(fingerprint)
+            if cross_source and (
+                (stored_in and (len(stored_in) > 1 or filing.id not in stored_in))
+                or created_in.get(fingerprint, filing.id) != filing.id
             ):
                 counts.unchanged += 1  # reported already under another filing id
                 continue
