@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import email.policy
 import re
-import threading
 from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.test import Client
 
 from capitolscope.accounts import SignUpForm, account_signup, confirmation_token_make
-from capitolscope.broker import free_port
+from tests import smtpinbox
 
 pytestmark = pytest.mark.django_db
 
@@ -35,21 +32,7 @@ PASSWORD = "a quiet river at dawn"
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.messages.append((envelope.rcpt_tos, message))
-        return "250 OK"
-
-    def only_message_to(self, address: str) -> email.message.EmailMessage:
-        assert [rcpt for rcpt, _ in self.messages] == [[address]]
-        return self.messages[0][1]
-
+class Inbox(smtpinbox.Inbox):
     def link_in(self, message: email.message.EmailMessage) -> str:
         """The path of the one SITE_URL link in a message."""
         body = message.get_content()
@@ -60,15 +43,8 @@ class Inbox:
 
 @pytest.fixture
 def smtp(settings):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.SITE_URL = SITE_URL
-    yield inbox
-    controller.stop()
+    with smtpinbox.running_inbox(settings, Inbox(), SITE_URL=SITE_URL) as inbox:
+        yield inbox
 
 
 @pytest.fixture

@@ -1,23 +1,16 @@
 import pytest
-from aiosmtpd.controller import Controller
 
-from capitolscope.broker import free_port
 from tests.httpserver import LocalHTTPServer, Reply
-from tests.monitoring._alerting import Inbox
+from tests.smtpinbox import running_inbox
 
 
 @pytest.fixture
 def smtp(settings):
     """A real SMTP server the operator notices go to."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.OPS_ALERT_EMAILS = ["ops@example.com", "oncall@example.com"]
-    yield inbox
-    controller.stop()
+    with running_inbox(
+        settings, OPS_ALERT_EMAILS=["ops@example.com", "oncall@example.com"]
+    ) as inbox:
+        yield inbox
 
 
 @pytest.fixture
