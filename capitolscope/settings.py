@@ -381,6 +381,13 @@ HEALTH_FAILURE_RATE_MIN_SAMPLE = env_int("HEALTH_FAILURE_RATE_MIN_SAMPLE", 20, m
 HEALTH_MEMORY_MAX_PERCENT = env_float("HEALTH_MEMORY_MAX_PERCENT", 80.0, minimum=0)
 HEALTH_DISK_FREE_MIN_PERCENT = env_float("HEALTH_DISK_FREE_MIN_PERCENT", 10.0, minimum=0)
 HEALTH_SCHEDULE_GRACE = env_int("HEALTH_SCHEDULE_GRACE", 300, minimum=0)
+# Alert deliveries (the "deliveries" check): unhealthy when any is overdue by more than
+# this many seconds (pending, or sending past its lease); degraded when at least
+# HEALTH_DELIVERY_FAILURE_MIN failed for good in the last hour and they are at least
+# HEALTH_DELIVERY_FAILURE_RATE_MAX % of the deliveries finished in it.
+HEALTH_DELIVERY_OVERDUE_AFTER = env_int("HEALTH_DELIVERY_OVERDUE_AFTER", 900, minimum=1)
+HEALTH_DELIVERY_FAILURE_RATE_MAX = env_float("HEALTH_DELIVERY_FAILURE_RATE_MAX", 50.0, minimum=0)
+HEALTH_DELIVERY_FAILURE_MIN = env_int("HEALTH_DELIVERY_FAILURE_MIN", 5, minimum=1)
 
 # Operator alerts for incidents (monitoring/incidents.py): email and an optional webhook.
 # Empty means the ADMINS addresses.

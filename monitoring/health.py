@@ -12,10 +12,13 @@ most the timeout.
 Which status a finding gets:
 - unhealthy: the database or the broker does not answer, a queue has had no consumer for
   longer than ``HEALTH_WORKER_DOWN_AFTER``, beat's heartbeat is older than
-  ``HEALTH_BEAT_STALE_AFTER`` (or absent while schedules are enabled);
+  ``HEALTH_BEAT_STALE_AFTER`` (or absent while schedules are enabled), alert deliveries
+  overdue by more than ``HEALTH_DELIVERY_OVERDUE_AFTER``;
 - degraded: a backlog over ``HEALTH_QUEUE_BACKLOG_MAX``, a failure rate over
   ``HEALTH_FAILURE_RATE_MAX`` % in the last hour (with at least
-  ``HEALTH_FAILURE_RATE_MIN_SAMPLE`` finished tasks), a missed schedule, memory over
+  ``HEALTH_FAILURE_RATE_MIN_SAMPLE`` finished tasks), alert deliveries failing for good
+  (at least ``HEALTH_DELIVERY_FAILURE_MIN`` in the last hour and at least
+  ``HEALTH_DELIVERY_FAILURE_RATE_MAX`` % of those finished), a missed schedule, memory over
   ``HEALTH_MEMORY_MAX_PERCENT`` %, disk free under ``HEALTH_DISK_FREE_MIN_PERCENT`` %, and a
   queue whose consumer was not seen just now but within the down limit.
 """
@@ -26,8 +29,10 @@ import copy
 import hashlib
 import logging
 import math
+import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -646,6 +651,203 @@ def check_memory(*, percent: float | None = None) -> CheckResult:
     return _timed("memory", probe)
 
 
+# --- alert deliveries -----------------------------------------------------------------------
+
+# How many of the newest deliveries (by primary key) are read to count the ones sent in the
+# last hour: bounded cost on a large table, exact below this many deliveries per window.
+DELIVERY_SAMPLE = 10_000
+# Overdue deliveries are counted up to this many ("10000+"), so a huge pile costs no more.
+DELIVERY_OVERDUE_COUNT_CAP = 10_000
+# Recent errors read to find the most common one.
+DELIVERY_ERROR_SAMPLE = 200
+DELIVERY_ERROR_MAX_CHARS = 160
+
+_RETRY_PREFIX = re.compile(
+    r"^(attempt \d+ failed \(will retry\)|gave up after \d+ attempts; last error"
+    r"|permanent failure): "
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_URL = re.compile(r"\bhttps?://\S+")
+_WEBHOOK_HOST = re.compile(r"(webhook at|webhook host) \S+")
+_ADDRESS_IN_PARENS = re.compile(r"\((\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:%.\w]*)\)")
+
+
+def delivery_error_summary(last_error: str) -> str:
+    """``last_error`` without its retry prefix and without anything naming a user's target
+    (email addresses, URLs, webhook host names and addresses), on one line, truncated:
+    safe to put in an operator notice, and equal for the same fault on different targets."""
+    text = " ".join(last_error.split())
+    text = _RETRY_PREFIX.sub("", text)
+    text = _EMAIL.sub("<address>", text)
+    text = _URL.sub("<url>", text)
+    text = _WEBHOOK_HOST.sub(r"\1 <host>", text)
+    text = _ADDRESS_IN_PARENS.sub("(<ip>)", text)
+    if len(text) > DELIVERY_ERROR_MAX_CHARS:
+        text = text[: DELIVERY_ERROR_MAX_CHARS - 1] + "…"
+    return text
+
+
+def _most_common_error(errors) -> str:
+    counts = Counter(delivery_error_summary(error) for error in errors if error)
+    if not counts:
+        return ""
+    error, count = counts.most_common(1)[0]
+    return f'most common error ({count} of the {sum(counts.values())} latest): "{error}"'
+
+
+def delivery_retry_window() -> timedelta:
+    """The longest a delivery can take from its first attempt to its last: every backoff at
+    its cap-bounded maximum plus a lease per attempt (a failed delivery may have been created
+    this long before it failed for good)."""
+    base = settings.ALERTS_DELIVERY_BACKOFF_BASE
+    cap = settings.ALERTS_DELIVERY_BACKOFF_MAX
+    retries = settings.ALERTS_DELIVERY_MAX_RETRIES
+    backoff = sum(min(cap, base * 2**attempt) for attempt in range(retries))
+    return timedelta(seconds=backoff + (retries + 1) * settings.ALERTS_DELIVERY_LEASE)
+
+
+def deliveries_overdue_summary(*, now: datetime) -> dict:
+    """Deliveries that should have gone out ``HEALTH_DELIVERY_OVERDUE_AFTER`` seconds ago and
+    have not: pending, or sending past their lease (a dead worker), due (``next_attempt_at``,
+    else ``created_at``) before that. Reads ``alerts_delivery_open_idx`` only."""
+    from alerts.models import Delivery
+
+    cutoff = now - timedelta(seconds=settings.HEALTH_DELIVERY_OVERDUE_AFTER)
+    status = Delivery.Status
+    # status__in repeats the index's condition word for word, so PostgreSQL uses it.
+    open_rows = Delivery.objects.filter(status__in=[status.PENDING, status.SENDING]).filter(
+        Q(status=status.PENDING) | Q(status=status.SENDING, leased_until__lt=now)
+    )
+    dated = open_rows.filter(next_attempt_at__lt=cutoff)
+    undated = open_rows.filter(next_attempt_at__isnull=True, created_at__lt=cutoff)
+    cap = DELIVERY_OVERDUE_COUNT_CAP
+    count = dated.order_by()[:cap].count() + undated.order_by()[:cap].count()
+    oldest = [
+        stamp
+        for stamp in (
+            dated.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first(),
+            undated.order_by("created_at").values_list("created_at", flat=True).first(),
+        )
+        if stamp is not None
+    ]
+    errors = list(
+        dated.exclude(last_error="")
+        .order_by("next_attempt_at")
+        .values_list("last_error", flat=True)[:DELIVERY_ERROR_SAMPLE]
+    )
+    return {
+        "count": min(count, cap),
+        "capped": count >= cap,
+        "oldest_seconds": _seconds(now - min(oldest)) if oldest else None,
+        "error": _most_common_error(errors),
+    }
+
+
+def deliveries_failure_summary(*, now: datetime) -> dict:
+    """Deliveries that failed for good in the last hour, and those sent in it.
+
+    A failed delivery keeps the due time of its last attempt in ``next_attempt_at``: that is
+    when it failed. It is found through ``alerts_delivery_failed_idx`` (created within the
+    last hour plus ``delivery_retry_window()``). Sent ones are counted among the newest
+    ``DELIVERY_SAMPLE`` deliveries by primary key (no index on ``sent_at``): exact unless those
+    span less than the hour, when the count is scaled up to the hour (an estimate).
+    """
+    from alerts.models import Delivery
+
+    since = now - timedelta(hours=1)
+    failed_rows = Delivery.objects.filter(
+        status=Delivery.Status.FAILED,
+        created_at__gte=since - delivery_retry_window(),
+    ).filter(Q(next_attempt_at__gte=since) | Q(next_attempt_at__isnull=True, created_at__gte=since))
+    failed = failed_rows.count()
+    floor = (
+        Delivery.objects.order_by("-pk")
+        .values_list("pk", "created_at")[DELIVERY_SAMPLE - 1 : DELIVERY_SAMPLE]
+        .first()
+    )
+    recent = Delivery.objects.all() if floor is None else Delivery.objects.filter(pk__gte=floor[0])
+    sent = recent.filter(status=Delivery.Status.SENT, sent_at__gte=since).count()
+    sampled = floor is not None and floor[1] > since
+    if sampled:
+        # The sample covers less than the hour: assume the same pace over the rest of it.
+        covered = max((now - floor[1]).total_seconds(), 1.0)
+        sent = round(sent * 3600 / covered)
+    errors = list(
+        failed_rows.order_by("-created_at").values_list("last_error", flat=True)[
+            :DELIVERY_ERROR_SAMPLE
+        ]
+    )
+    return {
+        "failed": failed,
+        "sent": sent,
+        "sampled": sampled,
+        "error": _most_common_error(errors),
+    }
+
+
+def check_deliveries(*, now: datetime | None = None) -> CheckResult:
+    """Alert deliveries go out: none overdue, and not too many failing for good.
+
+    - unhealthy: deliveries overdue by more than ``HEALTH_DELIVERY_OVERDUE_AFTER`` seconds
+      (problem ``deliveries`` / ``overdue``);
+    - degraded: at least ``HEALTH_DELIVERY_FAILURE_MIN`` deliveries failed for good in the
+      last hour, and they are at least ``HEALTH_DELIVERY_FAILURE_RATE_MAX`` % of those that
+      finished in it (problem ``deliveries`` / ``failures``).
+
+    Messages give counts, ages and the most common recent error with addresses, URLs and
+    webhook hosts removed (``delivery_error_summary``); never a target.
+    """
+    overdue_after = settings.HEALTH_DELIVERY_OVERDUE_AFTER
+    limit = settings.HEALTH_DELIVERY_FAILURE_RATE_MAX
+    minimum = settings.HEALTH_DELIVERY_FAILURE_MIN
+
+    def probe() -> Finding:
+        checked_at = now or timezone.now()
+        overdue = deliveries_overdue_summary(now=checked_at)
+        failures = deliveries_failure_summary(now=checked_at)
+        failed, finished = failures["failed"], failures["failed"] + failures["sent"]
+        rate = round(100.0 * failed / finished, 1) if finished else 0.0
+        value = {
+            "overdue": overdue["count"],
+            "oldest_overdue_seconds": overdue["oldest_seconds"],
+            "failed_last_hour": failed,
+            "sent_last_hour": failures["sent"],
+            "failed_percent": rate,
+        }
+        problems: list[Problem] = []
+        notes: list[str] = []
+        if overdue["count"]:
+            count = f"{overdue['count']}{'+' if overdue['capped'] else ''}"
+            message = (
+                f"{count} alert deliveries overdue by more than {overdue_after} s (oldest due "
+                f"{overdue['oldest_seconds']:.0f} s ago): are the alerts workers and the "
+                "sweep running?"
+            )
+            if overdue["error"]:
+                message += f"; {overdue['error']}"
+            problems.append(Problem("deliveries", "overdue", UNHEALTHY, message))
+            notes.append(message)
+        text = f"{failed} of {finished} finished deliveries failed in the last hour ({rate:g} %)"
+        if failures["sampled"]:
+            text += f" (sent estimated from the newest {DELIVERY_SAMPLE})"
+        if failed >= minimum and rate >= limit:
+            message = f"{text}, at or over the {limit:g} % limit"
+            if failures["error"]:
+                message += f"; {failures['error']}"
+            problems.append(Problem("deliveries", "failures", DEGRADED, message))
+            notes.append(message)
+        elif failed and failed < minimum:
+            notes.append(f"{text}; too few to judge (minimum {minimum} failed)")
+        else:
+            notes.append(text)
+        if not overdue["count"]:
+            notes.insert(0, f"no delivery overdue by more than {overdue_after} s")
+        status = _worst(problem.status for problem in problems)
+        return Finding(status, "; ".join(notes), value, problems)
+
+    return _timed("deliveries", probe)
+
+
 # --- all together ---------------------------------------------------------------------------
 
 
@@ -662,6 +864,7 @@ def default_checks(*, timeout: float | None = None) -> dict[str, Callable[[], Ch
         "schedules": check_schedules,
         "disk": check_disk,
         "memory": check_memory,
+        "deliveries": check_deliveries,
     }
 
 
@@ -708,7 +911,7 @@ def system_health(
     }
 
 
-NEEDS_DATABASE = frozenset({"workers", "beat", "failure_rate", "schedules"})
+NEEDS_DATABASE = frozenset({"workers", "beat", "failure_rate", "schedules", "deliveries"})
 
 # The incident kinds each check decides: a conclusive check that found no problem of its
 # kind resolves the open incidents of that kind.
@@ -722,6 +925,7 @@ CHECK_KINDS = {
     "schedules": "missed_schedule",
     "disk": "disk",
     "memory": "memory",
+    "deliveries": "deliveries",
 }
 
 

@@ -59,6 +59,7 @@ class Incident(models.Model):
         MISSED_SCHEDULE = "missed_schedule", "Missed schedule"
         DISK = "disk", "Disk space"
         MEMORY = "memory", "Memory use"
+        DELIVERIES = "deliveries", "Alert deliveries"
 
     class Severity(models.TextChoices):
         DEGRADED = "degraded", "Degraded"

@@ -361,6 +361,7 @@ def test_the_report_has_every_check_with_name_status_message_value_and_duration(
         "schedules",
         "disk",
         "memory",
+        "deliveries",
     ]
     for component in report["components"].values():
         assert {"name", "status", "message", "value", "duration_ms", "problems"} <= set(component)
