@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 
 from alerts.models import Delivery, Subscription
 from alerts.selectors import delivery_trades
+from capitolscope import slack
 from ingestion.models import Trade
 
 PAYLOAD_VERSION = 1
@@ -93,12 +94,12 @@ def _slack_line(fact: dict[str, Any]) -> str:
         dates += f", filed {fact['filed_date']}"
     if fact["disclosure_delay_days"] is not None:
         dates += f" ({fact['disclosure_delay_days']} days{', LATE' if fact['filed_late'] else ''})"
-    line = (
+    line = slack.escape(
         f"• {fact['politician']['name']} ({fact['politician']['label']}, {fact['chamber_label']})"
         f" {fact['transaction_type_label'].lower()} {asset} {fact['amount_label']}, {dates}"
     )
     if fact["source_url"]:
-        line += f" <{fact['source_url']}|filing>"
+        line += " " + slack.link(fact["source_url"], "filing")
     return line
 
 
@@ -131,9 +132,9 @@ def message_build(*, delivery: Delivery) -> OutgoingMessage | None:
         "site_url": settings.SITE_URL,
         **urls,
     }
-    text_lines = [f"*CapitolScope* — {headline}"] + [_slack_line(f) for f in facts]
+    text_lines = [f"*CapitolScope* — {slack.escape(headline)}"] + [_slack_line(f) for f in facts]
     if more:
-        text_lines.append(f"…and {more} more: {urls['subscriptions_url']}")
+        text_lines.append(f"…and {more} more: {slack.escape(urls['subscriptions_url'])}")
     payload = {
         "version": PAYLOAD_VERSION,
         "event": "trades.matched" if delivery.kind == Delivery.Kind.INSTANT else "trades.digest",

@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from capitolscope import slack
 from monitoring.health import CHECK_KINDS, OK, Problem, health_problems
 from monitoring.models import Incident, ProblemStreak
 
@@ -274,7 +275,7 @@ class WebhookChannel:
         import requests
 
         payload = {
-            "text": f"{subject}\n{incident.summary}",
+            "text": slack.escape(f"{subject}\n{incident.summary}"),
             "event": event,
             "incident": {
                 "id": incident.pk,

@@ -326,3 +326,23 @@ def test_an_error_page_echoing_the_webhook_path_does_not_leak_it(
     assert "answered 404: Cannot POST" in error
     for text in (error, outcome.error):
         assert "sekrit" not in text and "k=v1" not in text
+
+
+def test_the_slack_text_escapes_names_but_keeps_our_links(
+    alice, smtp_settings, webhook_receiver, pelosi
+):
+    """Slack reads <…> as links and mentions and & as an entity: a subscription name (user
+    text) must not become "<!channel>", while the filing link we build stays a link."""
+    sub = services.subscription_create(
+        owner=alice,
+        name="<!channel> AT&T watch",
+        channel="webhook",
+        target=webhook_receiver.url_for("alice"),
+    )
+    webhook_receiver.secrets["alice"] = sub.signing_secret
+    trade = make_trade(pelosi, ticker="T")
+    delivery = matched_delivery(sub, [trade])
+    assert services.delivery_send(delivery_id=delivery.pk).status == "sent"
+    text = json.loads(webhook_receiver.requests[0].body)["text"]
+    assert "&lt;!channel&gt; AT&amp;T watch" in text and "<!channel>" not in text
+    assert f"<{trade.filing.source_url}|filing>" in text

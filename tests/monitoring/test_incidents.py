@@ -143,3 +143,19 @@ def test_with_no_channel_configured_it_says_so_and_does_not_retry_forever(settin
     assert "nobody was told" in caplog.text
     assert Incident.objects.get().opened_notified_at is not None
     assert incidents_notify() == {"opened": 0, "resolved": 0, "failed": 0}
+
+
+def test_the_webhook_text_escapes_the_summary_for_slack(smtp, hook):
+    """A summary can carry text from users or remote servers (an error excerpt): Slack must
+    not read it as a mention or a link."""
+    Incident.objects.create(
+        kind="deliveries",
+        subject="failures",
+        severity="degraded",
+        summary="most common error: HTTP 400 <!channel> click <https://evil.example|here> & co",
+    )
+    incidents_notify()
+    [post] = posts(hook)
+    assert "<!channel>" not in post["text"] and "<https://evil.example" not in post["text"]
+    assert "&lt;!channel&gt;" in post["text"] and "&amp; co" in post["text"]
+    assert post["incident"]["summary"].endswith("<https://evil.example|here> & co")  # raw field
