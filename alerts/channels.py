@@ -29,7 +29,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.connection import create_connection
 
-from alerts.validators import resolve_host
+from alerts.validators import ResolverBusy, resolve_host
 from ingestion.http import retry_after_seconds
 
 if TYPE_CHECKING:
@@ -143,6 +143,8 @@ def webhook_addresses(url: str) -> list[str]:
     timeout = settings.ALERTS_WEBHOOK_TIMEOUT
     try:
         addresses = resolve_host(host, _default_port(parts), timeout=timeout)
+    except ResolverBusy as exc:
+        raise DeliveryError(f"the webhook host {host} was not looked up: {exc}") from None
     except TimeoutError:
         raise DeliveryError(
             f"the webhook host {host} did not resolve within {timeout:g} s"

@@ -11,6 +11,7 @@ import concurrent.futures
 import ipaddress
 import re
 import socket
+import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +21,22 @@ from django.core.exceptions import ValidationError
 
 from ingestion import normalize
 
-# getaddrinfo has no timeout of its own: a slow resolver must not hold a web request.
+# getaddrinfo has no timeout of its own, and a lookup cannot be cancelled: against a nameserver
+# that never answers it holds its thread for up to ~30 s after the caller gave up. So each
+# distinct (host, port) in flight gets one daemon thread of its own, concurrent lookups of the
+# same name share it, and at most RESOLVER_MAX_IN_FLIGHT names are looked up at once: a few
+# hung names hold a few threads and never queue the lookups of other names behind them.
 DEFAULT_RESOLVE_TIMEOUT = 3.0
-_resolver_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="dns")
+RESOLVER_MAX_IN_FLIGHT = 32
+
+_resolver_lock = threading.Lock()
+_resolver_in_flight: dict[tuple[str, int], concurrent.futures.Future] = {}
+
+
+class ResolverBusy(TimeoutError):
+    """Too many host names are being looked up at once in this process (each still waiting
+    for its nameserver): a transient condition, like a lookup that does not answer in time."""
+
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -57,15 +71,44 @@ def resolve_host(host: str, port: int, *, timeout: float = DEFAULT_RESOLVE_TIMEO
     """Every address ``host`` resolves to (getaddrinfo, bounded by ``timeout`` seconds), in
     the resolver's order of preference, without repeats.
 
-    Raises ``OSError`` when the name does not resolve and ``TimeoutError`` when the resolver
-    does not answer in time.
+    Raises ``OSError`` when the name does not resolve, ``TimeoutError`` when the resolver
+    does not answer in time, and ``ResolverBusy`` (a ``TimeoutError``) when
+    ``RESOLVER_MAX_IN_FLIGHT`` other names are still being looked up. A lookup of a name
+    already in flight waits for that lookup's answer instead of starting another.
     """
-    future = _resolver_pool.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    key = (host, port)
+    with _resolver_lock:
+        future = _resolver_in_flight.get(key)
+        if future is None:
+            if len(_resolver_in_flight) >= RESOLVER_MAX_IN_FLIGHT:
+                raise ResolverBusy(
+                    f"{len(_resolver_in_flight)} other host names are still being looked up "
+                    f"in this process (at most {RESOLVER_MAX_IN_FLIGHT} at once)"
+                )
+            future = concurrent.futures.Future()
+            _resolver_in_flight[key] = future
+            threading.Thread(
+                target=_look_up, args=(key, future), name=f"dns {host}", daemon=True
+            ).start()
     try:
         infos = future.result(timeout=timeout)
     except concurrent.futures.TimeoutError:
+        # Not cancelled: the lookup keeps running (it cannot be stopped) and keeps its slot,
+        # so the next lookups of this name join it rather than start more hung threads.
         raise TimeoutError(f"no answer within {timeout:g} s") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _look_up(key: tuple[str, int], future: concurrent.futures.Future) -> None:
+    """Run one getaddrinfo for ``key`` into ``future``, then free the name's slot."""
+    try:
+        future.set_result(socket.getaddrinfo(key[0], key[1], 0, socket.SOCK_STREAM))
+    except BaseException as exc:  # the caller sees the resolver's own error
+        future.set_exception(exc)
+    finally:
+        with _resolver_lock:
+            if _resolver_in_flight.get(key) is future:
+                del _resolver_in_flight[key]
 
 
 def validate_webhook_url(
