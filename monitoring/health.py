@@ -31,6 +31,7 @@ import logging
 import math
 import re
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -247,6 +248,40 @@ def check_broker(*, broker_url: str | None = None, timeout: float = 3.0) -> Chec
 
 def broker_url_in_use() -> str:
     return broker_url()
+
+
+# --- the public probe -----------------------------------------------------------------------
+
+# The public /health/ is unauthenticated and each database check opens a connection of its own:
+# requests share one probe (single flight) and reuse its answer for this long, so a flood of
+# probes costs the database one connection at a time. healthcheck and the health task do not
+# go through here: they always probe afresh.
+PUBLIC_PROBE_CACHE_SECONDS = 1.0
+_public_probe_lock = threading.Lock()
+_public_probe_last: tuple[tuple, float, tuple[CheckResult, ...]] | None = None
+_public_probe_clock: Callable[[], float] = time.monotonic
+
+
+def public_probe() -> tuple[CheckResult, ...]:
+    """The database and broker checks for the public ``/health/``, at most one run at a time
+    per process and reused for ``PUBLIC_PROBE_CACHE_SECONDS`` after it finished.
+
+    A request that arrives while a probe runs waits for it (the probe is bounded by its
+    checks' timeouts) and answers with its result. The cached answer is kept with the broker
+    and database it probed, so a changed configuration is probed afresh.
+    """
+    global _public_probe_last
+    database = connections[DEFAULT_DB_ALIAS].settings_dict
+    key = (broker_url_in_use(), database.get("NAME"), database.get("HOST"), database.get("PORT"))
+    with _public_probe_lock:
+        last = _public_probe_last
+        if last is not None and last[0] == key:
+            age = _public_probe_clock() - last[1]
+            if 0 <= age < PUBLIC_PROBE_CACHE_SECONDS:
+                return last[2]
+        results = (check_database(), check_broker(timeout=2.0))
+        _public_probe_last = (key, _public_probe_clock(), results)
+        return results
 
 
 # --- workers --------------------------------------------------------------------------------
