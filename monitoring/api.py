@@ -354,11 +354,13 @@ def workers(request):
     By default only the known workers are asked: those the workers-seen record saw within
     twice ``HEALTH_WORKER_DOWN_AFTER`` (the health check records every 5 minutes, and so
     does this view). Each control call then returns as soon as all of them replied, instead
-    of waiting ``API_CONTROL_TIMEOUT`` for anyone else; it waits the whole timeout only when
-    a known worker does not answer (it is listed in ``missing``). A worker started since the
-    last health check is not asked: ``?live=1`` (or an empty record) broadcasts the ping to
-    every worker, waiting the whole timeout. ``source`` says which was done: ``known`` or
-    ``broadcast``.
+    of waiting ``API_CONTROL_TIMEOUT`` for anyone else. When a known worker does not answer
+    (after a redeploy the record holds the old hostnames), the ping is then broadcast once,
+    so new workers are found and recorded: that call waits the timeout twice, and the known
+    workers that did not answer the broadcast either are listed in ``missing``. A worker
+    started since the last health check while every known one answers is not asked:
+    ``?live=1`` (or an empty record) broadcasts the ping at once, waiting the whole timeout.
+    ``source`` says which answer is shown: ``known`` or ``broadcast``.
     """
     from monitoring.health import workers_seen, workers_seen_record, workers_seen_window
     from monitoring.queues import workers_ping
@@ -375,6 +377,12 @@ def workers(request):
     )
     try:
         ping = workers_ping(timeout=timeout, destination=known or None)
+        broadcast = not known
+        if known and set(known) - set(ping.hostnames):
+            # A known worker did not answer: after a redeploy the record holds the old names
+            # and the new workers are not among them. Ask everyone once.
+            ping = workers_ping(timeout=timeout)
+            broadcast = True
         hostnames = ping.hostnames
         stats = _inspect("stats", destination=hostnames, timeout=timeout) if hostnames else {}
         active = _inspect("active", destination=hostnames, timeout=timeout) if hostnames else {}
@@ -407,7 +415,7 @@ def workers(request):
         {
             "workers": body,
             "consumers": ping.consumers(),
-            "source": "known" if known else "broadcast",
+            "source": "broadcast" if broadcast else "known",
             "missing": sorted(set(known) - set(hostnames)),
             "checked_at": timezone.now().isoformat(),
         }

@@ -16,7 +16,7 @@ from capitolscope.broker import free_port
 from capitolscope.celery import app as celery_app
 from capitolscope.locks import redis_client
 from monitoring import jobs
-from monitoring.health import workers_seen_record
+from monitoring.health import workers_seen, workers_seen_record, workers_seen_window
 from monitoring.queues import WorkerPing, queue_depths
 from monitoring.tokens import api_token_create, api_token_revoke
 from tests.processes import wait_until
@@ -531,11 +531,29 @@ def test_workers_asks_only_the_known_workers_once_they_are_recorded(api, worker)
 
     assert api.get("/api/workers/?live=1").json()["source"] == "broadcast"
 
-    # A known worker that no longer answers is named, and the others are still listed.
+    # A known worker that no longer answers is named, and the others are still listed (found
+    # by the broadcast its silence causes).
     workers_seen_record(ping=WorkerPing(workers={"gone@nowhere": ["default"]}))
     third = api.get("/api/workers/").json()
-    assert (third["source"], third["missing"]) == ("known", ["gone@nowhere"])
+    assert (third["source"], third["missing"]) == ("broadcast", ["gone@nowhere"])
     assert [row["hostname"] for row in third["workers"]] == [worker.hostname]
+
+
+@pytest.mark.processes
+def test_workers_finds_new_workers_by_broadcast_when_only_old_names_are_known(api, worker):
+    # After a redeploy the record holds only the old hostnames; the running worker is new.
+    workers_seen_record(ping=WorkerPing(workers={"old@redeployed": ["default"]}))
+
+    first = api.get("/api/workers/").json()
+    assert (first["source"], first["missing"]) == ("broadcast", ["old@redeployed"])
+    assert [row["hostname"] for row in first["workers"]] == [worker.hostname]
+    [me] = first["workers"]
+    assert me["pid"] and me["concurrency"] == 1 and "maintenance" in me["queues"]
+
+    # The broadcast recorded the new worker: it is now known and answers.
+    assert worker.hostname in workers_seen().recent_workers(
+        now=timezone.now(), within=workers_seen_window()
+    )
 
 
 @pytest.mark.processes
