@@ -1,12 +1,24 @@
 """Self-service accounts: sign-up with email confirmation, and the login page's form.
 
-A new account is created inactive and told a signed, expiring link
-(``ACCOUNTS_CONFIRM_MAX_AGE_DAYS``). Opening the link shows a button; pressing it (a POST, so
-mail scanners that prefetch links and cross-site pages cannot do it) activates the account,
-signs the user in and sends them to their subscriptions. A link works once: it is good only
-while the account is inactive and has never signed in, so it can neither be replayed nor
-revive an account an operator has deactivated. Password reset and change are Django's own
-views (capitolscope/urls.py) with our templates.
+A new account is created inactive, put in the ``UNCONFIRMED_GROUP`` group (what marks a
+self-service sign-up; only marked accounts can be confirmed, resent a link, replaced or
+purged) and sent a signed, expiring link (``ACCOUNTS_CONFIRM_MAX_AGE_DAYS``). Opening the link
+shows a form asking for a password; submitting it (a POST, so mail scanners that prefetch
+links and cross-site pages cannot do it) sets that password, activates the account, signs the
+user in and sends them to their subscriptions. Whoever controls the mailbox therefore owns the
+password: a stranger who signed up with someone else's address cannot keep the password they
+chose.
+
+An unconfirmed sign-up does not own its address: a new sign-up with the same address
+(whatever its case) deletes it, and daily maintenance deletes those older than the link's
+validity (``unconfirmed_signups_purge``). Active accounts, accounts that ever signed in and
+accounts an operator created keep their address.
+
+A link works once: it is good only while the account is inactive, marked, has never signed in
+and keeps the password it had when the link was made, so it can neither be replayed nor revive
+an account an operator has deactivated. Staff and superuser accounts are never confirmed by a
+link. Sending a new link does not invalidate earlier ones (each expires on its own). Password
+reset and change are Django's own views (capitolscope/urls.py) with our templates.
 
 The resend form never says whether an address is registered; the sign-up form does (it must
 refuse a duplicate address), which is the usual trade-off.
@@ -22,21 +34,26 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm, UserCreationForm
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.http import require_http_methods
 
 logger = logging.getLogger(__name__)
 
 CONFIRM_SALT = "capitolscope.accounts.confirm"
+# Membership marks an account created by self-service sign-up and not confirmed yet.
+UNCONFIRMED_GROUP = "unconfirmed sign-ups"
 
 
 # --- Services -----------------------------------------------------------------------------
@@ -53,9 +70,56 @@ def _address_digest(email: str) -> str:
     return salted_hmac(CONFIRM_SALT, email.lower()).hexdigest()[:20]
 
 
+def _password_digest(user: AbstractBaseUser) -> str:
+    # Like Django's reset token: a link dies when the account's password hash changes.
+    return salted_hmac(CONFIRM_SALT + ".password", user.password).hexdigest()[:20]
+
+
 def confirmation_token_make(*, user: AbstractBaseUser) -> str:
-    """A signed, timestamped token naming the account and the address it was sent to."""
-    return signing.dumps({"u": user.pk, "e": _address_digest(user.email)}, salt=CONFIRM_SALT)
+    """A signed, timestamped token naming the account, the address it was sent to and (by a
+    digest) the account's password hash."""
+    payload = {"u": user.pk, "e": _address_digest(user.email), "p": _password_digest(user)}
+    return signing.dumps(payload, salt=CONFIRM_SALT)
+
+
+def unconfirmed_signups() -> QuerySet:
+    """Accounts that self-service sign-up created and nobody confirmed: inactive, marked, never
+    signed in, neither staff nor superuser."""
+    return get_user_model().objects.filter(
+        groups__name=UNCONFIRMED_GROUP,
+        is_active=False,
+        last_login=None,
+        is_staff=False,
+        is_superuser=False,
+    )
+
+
+def signup_mark(*, user: AbstractBaseUser) -> None:
+    """Mark ``user`` as an unconfirmed self-service sign-up (the group is made on demand)."""
+    group, _created = Group.objects.get_or_create(name=UNCONFIRMED_GROUP)
+    user.groups.add(group)
+
+
+def unconfirmed_signups_purge(*, now=None) -> int:
+    """Delete unconfirmed sign-ups that joined more than ACCOUNTS_CONFIRM_MAX_AGE_DAYS ago
+    (a resend restarts the count: it moves ``date_joined``); the number of accounts deleted."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.ACCOUNTS_CONFIRM_MAX_AGE_DAYS)
+    user_model = get_user_model()
+    deleted = 0
+    with transaction.atomic():
+        # Locked, and the conditions checked again under the lock, so an account confirmed
+        # meanwhile is not deleted.
+        pks = list(
+            unconfirmed_signups()
+            .filter(date_joined__lt=cutoff)
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+        )
+        if pks:
+            _count, per_model = user_model.objects.filter(pk__in=pks).delete()
+            deleted = per_model.get(user_model._meta.label, 0)
+    return deleted
 
 
 def confirmation_url(*, user: AbstractBaseUser) -> str:
@@ -64,7 +128,7 @@ def confirmation_url(*, user: AbstractBaseUser) -> str:
 
 
 def confirmation_check(*, token: str) -> tuple[AbstractBaseUser | None, LinkProblem | None]:
-    """The inactive, never-signed-in account a token confirms, or what is wrong with it."""
+    """The unconfirmed sign-up a token confirms, or what is wrong with the token."""
     max_age = timedelta(days=settings.ACCOUNTS_CONFIRM_MAX_AGE_DAYS)
     try:
         payload = signing.loads(token, salt=CONFIRM_SALT, max_age=max_age)
@@ -81,6 +145,13 @@ def confirmation_check(*, token: str) -> tuple[AbstractBaseUser | None, LinkProb
         return None, LinkProblem.USED
     if user.last_login is not None:
         # It was active once and an operator deactivated it: an old link must not revive it.
+        return None, LinkProblem.INVALID
+    if user.is_staff or user.is_superuser:
+        return None, LinkProblem.INVALID
+    if not user.groups.filter(name=UNCONFIRMED_GROUP).exists():
+        # Not a self-service sign-up (e.g. an operator created it inactive).
+        return None, LinkProblem.INVALID
+    if not constant_time_compare(_password_digest(user), payload.get("p")):
         return None, LinkProblem.INVALID
     return user, None
 
@@ -110,8 +181,9 @@ DUPLICATE_EMAIL = (
 
 
 def account_signup(*, form: SignUpForm) -> AbstractBaseUser | None:
-    """Create the inactive account from a valid form; None (and the form told why) when its
-    username or address was taken by a sign-up that finished after the form was checked."""
+    """Create the inactive, marked account from a valid form, first deleting any unconfirmed
+    sign-up with the same address; None (and the form told why) when its username or address
+    was taken by an account that keeps it (one created after the form was checked)."""
     email = form.cleaned_data["email"]
     try:
         with transaction.atomic():
@@ -123,26 +195,67 @@ def account_signup(*, form: SignUpForm) -> AbstractBaseUser | None:
                         "SELECT pg_advisory_xact_lock(hashtext(%s))",
                         [f"accounts.signup:{email.lower()}"],
                     )
-            if get_user_model().objects.filter(email__iexact=email).exists():
+            user_model = get_user_model()
+            # Locked, and the conditions checked again under the lock, so an account confirmed
+            # meanwhile is kept (and then refuses the address below).
+            replaced = list(
+                unconfirmed_signups()
+                .filter(email__iexact=email)
+                .select_for_update(of=("self",))
+                .values_list("pk", flat=True)
+            )
+            if replaced:
+                user_model.objects.filter(pk__in=replaced).delete()
+                logger.info("Sign-up for an address replaced unconfirmed account(s) %s", replaced)
+            if user_model.objects.filter(email__iexact=email).exists():
                 form.add_error("email", forms.ValidationError(DUPLICATE_EMAIL, code="duplicate"))
                 return None
-            return form.save()
+            user = form.save()
+            signup_mark(user=user)
+            return user
     except IntegrityError:
         # The username's unique index caught a simultaneous sign-up with the same name.
         form.add_error("username", "A user with that username already exists.")
         return None
 
 
-def account_activate(*, user: AbstractBaseUser) -> bool:
-    """Activate a confirmed account; False when another request already did (a used link)."""
-    activated = (
-        get_user_model()
-        .objects.filter(pk=user.pk, is_active=False, last_login=None)
-        .update(is_active=True)
-    )
+def account_activate(*, user: AbstractBaseUser, password: str) -> bool:
+    """Activate a confirmed sign-up with the password its confirmer chose and unmark it; False
+    when it is no longer an unconfirmed sign-up (another request confirmed or replaced it)."""
+    hashed = make_password(password)
+    with transaction.atomic():
+        # Lock the row (the conditions are checked again once a concurrent confirmation or
+        # replacing sign-up has finished), then write only while it is still unconfirmed.
+        still_waiting = (
+            unconfirmed_signups()
+            .filter(pk=user.pk)
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+        )
+        activated = 0
+        if list(still_waiting):
+            activated = (
+                get_user_model()
+                .objects.filter(pk=user.pk, is_active=False, last_login=None)
+                .update(is_active=True, password=hashed)
+            )
+        if activated:
+            user.groups.remove(*Group.objects.filter(name=UNCONFIRMED_GROUP))
     if activated:
         user.is_active = True
+        user.password = hashed
     return activated == 1
+
+
+def confirmation_resend(*, email: str) -> int:
+    """Send a new link to each unconfirmed sign-up with ``email``; restarts its time before
+    the purge (``date_joined``). The number of accounts written to."""
+    waiting = list(unconfirmed_signups().filter(email__iexact=email))
+    for user in waiting:
+        user.date_joined = timezone.now()
+        user.save(update_fields=["date_joined"])
+        confirmation_send(user=user)
+    return len(waiting)
 
 
 # --- Forms --------------------------------------------------------------------------------
@@ -163,7 +276,9 @@ class SignUpForm(UserCreationForm):
 
     def clean_email(self) -> str:
         email = get_user_model().objects.normalize_email(self.cleaned_data["email"])
-        if get_user_model().objects.filter(email__iexact=email).exists():
+        holders = get_user_model().objects.filter(email__iexact=email)
+        # An unconfirmed sign-up does not own its address: account_signup replaces it.
+        if holders.exclude(pk__in=unconfirmed_signups().values("pk")).exists():
             raise forms.ValidationError(DUPLICATE_EMAIL, code="duplicate")
         return email
 
@@ -193,14 +308,8 @@ class LoginForm(AuthenticationForm):
             username = self.cleaned_data.get("username")
             password = self.cleaned_data.get("password")
             user_model = get_user_model()
-            user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()
-            if (
-                user is not None
-                and not user.is_active
-                and user.last_login is None
-                and password
-                and user.check_password(password)
-            ):
+            user = unconfirmed_signups().filter(**{user_model.USERNAME_FIELD: username}).first()
+            if user is not None and password and user.check_password(password):
                 self.unconfirmed = True
                 raise forms.ValidationError(
                     "This account is not confirmed yet: follow the link we emailed you.",
@@ -261,10 +370,15 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     if problem is not None:
         context = {"problem": problem.value, "days": settings.ACCOUNTS_CONFIRM_MAX_AGE_DAYS}
         return render(request, "registration/confirm_invalid.html", context, status=400)
-    if request.method == "GET":
-        return render(request, "registration/confirm.html", {"account": user})
-    if not account_activate(user=user):
-        context = {"problem": LinkProblem.USED.value}
+    form = SetPasswordForm(user, request.POST if request.method == "POST" else None)
+    if request.method == "GET" or not form.is_valid():
+        context = {"account": user, "form": form, "days": settings.ACCOUNTS_CONFIRM_MAX_AGE_DAYS}
+        return render(request, "registration/confirm.html", context)
+    if not account_activate(user=user, password=form.cleaned_data["new_password1"]):
+        context = {
+            "problem": LinkProblem.USED.value,
+            "days": settings.ACCOUNTS_CONFIRM_MAX_AGE_DAYS,
+        }
         return render(request, "registration/confirm_invalid.html", context, status=400)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("alerts:subscription_list")
@@ -274,10 +388,6 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 def confirm_resend(request: HttpRequest) -> HttpResponse:
     form = ResendConfirmationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        waiting = get_user_model().objects.filter(
-            email__iexact=form.cleaned_data["email"], is_active=False, last_login=None
-        )
-        for user in waiting:
-            confirmation_send(user=user)
+        confirmation_resend(email=form.cleaned_data["email"])
         return render(request, "registration/confirm_resend_done.html")
     return render(request, "registration/confirm_resend.html", {"form": form})

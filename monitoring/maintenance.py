@@ -266,6 +266,14 @@ def sessions_clear(*, now: datetime) -> int:
     return deleted
 
 
+def unconfirmed_signups_purge(*, now: datetime) -> int:
+    """Delete self-service sign-ups nobody confirmed within ACCOUNTS_CONFIRM_MAX_AGE_DAYS
+    (capitolscope/accounts.py): they would otherwise hold their username forever."""
+    from capitolscope.accounts import unconfirmed_signups_purge as purge
+
+    return purge(now=now)
+
+
 OPTIMISED_TABLES = (
     "django_celery_results_taskresult",
     "monitoring_incident",
@@ -299,6 +307,7 @@ def daily_maintenance(*, now: datetime | None = None) -> dict:
         "stale_incidents_resolved": lambda: incidents_resolve_stale(now=now),
         "heartbeats": lambda: heartbeats_expire(now=now),
         "expired_sessions_deleted": lambda: sessions_clear(now=now),
+        "unconfirmed_signups_deleted": lambda: unconfirmed_signups_purge(now=now),
         # Locks live in Redis with a time to live (capitolscope/locks.py, the beat leader):
         # they expire on their own, nothing is kept in the database.
         "expired_locks": lambda: "none kept in the database (Redis locks expire by TTL)",

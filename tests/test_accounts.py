@@ -17,7 +17,14 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.test import Client
 
-from capitolscope.accounts import SignUpForm, account_signup, confirmation_token_make
+from capitolscope.accounts import (
+    UNCONFIRMED_GROUP,
+    SignUpForm,
+    account_signup,
+    confirmation_token_make,
+    signup_mark,
+)
+from monitoring.maintenance import daily_maintenance
 from tests import smtpinbox
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +36,8 @@ RESET = "/accounts/password_reset/"
 CHANGE = "/accounts/password_change/"
 SITE_URL = "https://capitolscope.example"
 PASSWORD = "a quiet river at dawn"
+CHOSEN = "the owner's own password"  # what the confirmer sets on the confirmation page
+CONFIRM_DATA = {"new_password1": CHOSEN, "new_password2": CHOSEN}
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 
@@ -82,10 +91,19 @@ def confirm_path(user) -> str:
     return f"/accounts/confirm/{confirmation_token_make(user=user)}/"
 
 
-def new_inactive_user(username="rita", email="rita@example.org"):
-    return get_user_model().objects.create_user(
-        username=username, email=email, password=PASSWORD, is_active=False
+def new_inactive_user(username="rita", email="rita@example.org", *, signup=True, **fields):
+    """An inactive account: a self-service sign-up (marked) unless ``signup=False`` (one an
+    operator created inactive)."""
+    user = get_user_model().objects.create_user(
+        username=username, email=email, password=PASSWORD, is_active=False, **fields
     )
+    if signup:
+        signup_mark(user=user)
+    return user
+
+
+def is_marked(user) -> bool:
+    return user.groups.filter(name=UNCONFIRMED_GROUP).exists()
 
 
 # --- Sign-up and confirmation -------------------------------------------------------------
@@ -111,22 +129,24 @@ def test_a_visitor_signs_up_confirms_by_email_over_smtp_and_reaches_their_subscr
 
     page = browser.get(link)
     assert page.status_code == 200 and b"Confirm and sign in" in page.content
+    assert b'name="new_password1"' in page.content and b'name="new_password2"' in page.content
     rita.refresh_from_db()
     assert not rita.is_active  # opening the link (e.g. a mail scanner) activates nothing
+    assert is_marked(rita)
 
-    response = browser.post(link, {"csrfmiddlewaretoken": csrf_token(page)})
+    response = browser.post(link, {**CONFIRM_DATA, "csrfmiddlewaretoken": csrf_token(page)})
     assert response.status_code == 302 and response["Location"] == "/subscriptions/"
     rita.refresh_from_db()
-    assert rita.is_active and not rita.is_staff
+    assert rita.is_active and not rita.is_staff and not is_marked(rita)
     subscriptions = browser.get("/subscriptions/")
     assert subscriptions.status_code == 200 and b"rita" in subscriptions.content
 
-    # The link worked once; the password works from now on.
+    # The link worked once; the password set on confirming works from now on.
     again = browser.get(link)
     assert again.status_code == 400 and b"already been used" in again.content
     browser.post("/accounts/logout/", {"csrfmiddlewaretoken": csrf_token(subscriptions)})
     assert browser.get("/subscriptions/").status_code == 302
-    response = submit(browser, LOGIN, {"username": "rita", "password": PASSWORD})
+    response = submit(browser, LOGIN, {"username": "rita", "password": CHOSEN})
     assert response.status_code == 302 and browser.get("/subscriptions/").status_code == 200
 
 
@@ -156,23 +176,118 @@ def test_sign_up_refuses_an_email_address_already_used_whatever_its_case(client,
     assert not get_user_model().objects.filter(username="rita").exists()
 
 
-def test_sign_up_refuses_an_email_address_of_an_unconfirmed_account(client, mailbox):
-    new_inactive_user(username="rita", email="Rita@example.org")
-    response = client.post(SIGNUP, signup_data(username="rita2", email="rita@EXAMPLE.org"))
-    assert b"An account with this email address already exists" in response.content
-    assert get_user_model().objects.filter(email__iexact="rita@example.org").count() == 1
+def test_sign_up_refuses_an_address_held_by_an_account_that_is_not_an_unconfirmed_sign_up(
+    client, mailbox
+):
+    holders = [
+        # an operator created it inactive
+        new_inactive_user(username="op-made", email="Rita@example.org", signup=False),
+        # a sign-up that was confirmed, then deactivated by an operator
+        new_inactive_user(username="was-in", email="Rita@example.org", last_login=T0),
+        # a sign-up that is marked but active (the mark was not removed)
+        new_inactive_user(username="active", email="Rita@example.org"),
+    ]
+    get_user_model().objects.filter(username="active").update(is_active=True)
+    for holder in holders:
+        others = get_user_model().objects.exclude(pk=holder.pk)
+        kept = list(others.values_list("pk", "email"))
+        others.update(email="elsewhere@example.org")
+        response = client.post(SIGNUP, signup_data(username="rita2", email="rita@EXAMPLE.org"))
+        assert b"An account with this email address already exists" in response.content, holder
+        assert get_user_model().objects.filter(pk=holder.pk).exists()
+        assert not get_user_model().objects.filter(username="rita2").exists()
+        for pk, address in kept:
+            get_user_model().objects.filter(pk=pk).update(email=address)
+    assert mailbox == []
+
+
+def test_a_squatted_address_goes_to_whoever_signs_up_with_it_and_confirms(client, smtp):
+    """An attacker signs up with the victim's address and a password of their choosing; the
+    victim's own sign-up replaces that account, and the attacker's password opens nothing."""
+    attacker = Client()
+    attacker.post(SIGNUP, signup_data(username="mallory", email="Rita@Example.org"))
+    squatter = get_user_model().objects.get(username="mallory")
+    squatters_link = smtp.link_in(smtp.only_message_to("Rita@example.org"))
+    smtp.messages.clear()
+
+    rita = Client()
+    response = rita.post(SIGNUP, signup_data(email="rita@example.ORG"))
+    assert response.status_code == 302, response.content
+    assert not get_user_model().objects.filter(pk=squatter.pk).exists()
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["rita"]
+    # The link sent for the replaced account is dead.
+    dead = rita.get(squatters_link)
+    assert dead.status_code == 400 and b"link is not valid" in dead.content
+    assert b"a newer sign-up with the same address replaced it" in dead.content
+
+    link = smtp.link_in(smtp.only_message_to("rita@example.org"))  # domain lowercased
+    assert rita.post(link, CONFIRM_DATA)["Location"] == "/subscriptions/"
+    assert Client().login(username="rita", password=CHOSEN)
+    assert not Client().login(username="mallory", password=PASSWORD)
+
+
+def test_confirming_a_stranger_s_sign_up_sets_the_confirmer_s_password(client, mailbox):
+    """The victim confirms the account the attacker made: the attacker's password dies."""
+    Client().post(SIGNUP, signup_data(username="mallory"))
+    link = urlsplit(re.search(r"https://\S+", mailbox[0].body)[0]).path
+    assert "You choose the account's password when you confirm" in mailbox[0].body
+    without_password = client.post(link)
+    assert (
+        without_password.status_code == 200
+        and b"This field is required" in without_password.content
+    )
+    mismatched = client.post(link, {"new_password1": CHOSEN, "new_password2": CHOSEN + "!"})
+    assert b"The two password fields" in mismatched.content
+    weak = client.post(link, {"new_password1": "password", "new_password2": "password"})
+    assert b"This password is too common" in weak.content
+    mallory = get_user_model().objects.get(username="mallory")
+    assert not mallory.is_active and mallory.check_password(PASSWORD)
+
+    assert client.post(link, CONFIRM_DATA)["Location"] == "/subscriptions/"
+    mallory.refresh_from_db()
+    assert mallory.is_active and mallory.check_password(CHOSEN)
+    assert not Client().login(username="mallory", password=PASSWORD)
+
+
+def test_only_self_service_sign_ups_are_confirmed_resent_a_link_or_told_to_confirm(client, mailbox):
+    operator_made = new_inactive_user(username="op-made", email="op@example.org", signup=False)
+    staff = new_inactive_user(username="staffer", email="staff@example.org", is_staff=True)
+    boss = new_inactive_user(username="boss", email="boss@example.org", is_superuser=True)
+    for user in (operator_made, staff, boss):
+        page = client.post(confirm_path(user), CONFIRM_DATA)
+        assert page.status_code == 400 and b"link is not valid" in page.content, user
+        client.post(RESEND, {"email": user.email})
+        response = client.post(LOGIN, {"username": user.username, "password": PASSWORD})
+        assert b"not confirmed yet" not in response.content
+        user.refresh_from_db()
+        assert not user.is_active and user.check_password(PASSWORD)
+    assert mailbox == []
+
+
+def test_setting_the_password_of_an_unconfirmed_sign_up_kills_its_links(client):
+    rita = new_inactive_user()
+    path = confirm_path(rita)
+    rita.set_password("an operator's choice")
+    rita.save()
+    page = client.post(path, CONFIRM_DATA)
+    assert page.status_code == 400 and b"link is not valid" in page.content
+    assert b"replaced by a newer one" not in page.content
+    rita.refresh_from_db()
+    assert not rita.is_active
+    assert client.post(confirm_path(rita), CONFIRM_DATA)["Location"] == "/subscriptions/"
 
 
 def test_an_address_or_username_taken_after_the_form_was_checked_is_refused_not_duplicated():
     form = SignUpForm(signup_data())
     assert form.is_valid()
-    new_inactive_user(username="rita-first", email="RITA@example.org")  # a sign-up that won
+    # An account that keeps its address (not an unconfirmed sign-up), made meanwhile.
+    new_inactive_user(username="rita-first", email="RITA@example.org", signup=False)
     assert account_signup(form=form) is None
     assert "An account with this email address already exists" in str(form.errors["email"])
 
     form = SignUpForm(signup_data(email="rita.two@example.org"))
     assert form.is_valid()
-    new_inactive_user(username="rita", email="other@example.org")
+    new_inactive_user(username="rita", email="other@example.org", signup=False)
     assert account_signup(form=form) is None
     assert "A user with that username already exists" in str(form.errors["username"])
     assert get_user_model().objects.count() == 2
@@ -213,7 +328,7 @@ def test_the_link_expires_after_accounts_confirm_max_age_days(client, mailbox, s
         page = client.get(link)
         assert page.status_code == 400 and b"has expired" in page.content
         assert b'href="/accounts/confirm/resend/"' in page.content
-        assert client.post(link).status_code == 400
+        assert client.post(link, CONFIRM_DATA).status_code == 400
         assert not get_user_model().objects.get(username="rita").is_active
 
         settings.ACCOUNTS_CONFIRM_MAX_AGE_DAYS = 4
@@ -232,7 +347,7 @@ def test_a_tampered_link_is_refused(client):
         f"{payload}x:{timestamp}:{signature}",
         "not-a-token",
     ):
-        page = client.post(f"/accounts/confirm/{bad}/")
+        page = client.post(f"/accounts/confirm/{bad}/", CONFIRM_DATA)
         assert page.status_code == 400 and b"link is not valid" in page.content, bad
     rita.refresh_from_db()
     assert not rita.is_active
@@ -243,19 +358,20 @@ def test_a_link_for_a_changed_email_address_is_refused(client):
     path = confirm_path(rita)
     rita.email = "someone.else@example.org"
     rita.save()
-    assert b"link is not valid" in client.post(path).content
+    assert b"link is not valid" in client.post(path, CONFIRM_DATA).content
 
 
 def test_an_old_link_does_not_revive_an_account_an_operator_deactivated(client):
     rita = new_inactive_user()
     path = confirm_path(rita)
-    client.post(path)
+    client.post(path, CONFIRM_DATA)
     rita.refresh_from_db()
     assert rita.is_active and rita.last_login is not None
     rita.is_active = False  # an operator deactivates the account
     rita.save()
+    signup_mark(user=rita)  # even if it were marked again
     fresh = Client()
-    assert b"link is not valid" in fresh.post(path).content
+    assert b"link is not valid" in fresh.post(path, CONFIRM_DATA).content
     rita.refresh_from_db()
     assert not rita.is_active
 
@@ -270,7 +386,7 @@ def test_resend_emails_a_new_working_link_only_to_an_unconfirmed_account(client,
     assert answers[0] == answers[1] == answers[2]
     assert b"If an account that is not confirmed yet uses that address" in answers[0]
     link = smtp.link_in(smtp.only_message_to("rita@example.org"))
-    assert client.post(link)["Location"] == "/subscriptions/"
+    assert client.post(link, CONFIRM_DATA)["Location"] == "/subscriptions/"
     assert get_user_model().objects.get(username="rita").is_active
 
 
@@ -280,6 +396,40 @@ def test_an_unconfirmed_account_logging_in_is_told_to_confirm(client):
     assert response.status_code == 200 and b"not confirmed yet" in response.content
     response = client.post(LOGIN, {"username": "rita", "password": "wrong guess"})
     assert b"didn't match" in response.content and b"not confirmed" not in response.content
+
+
+def test_daily_maintenance_deletes_unconfirmed_sign_ups_once_their_links_have_expired(
+    client, mailbox
+):
+    with time_machine.travel(T0, tick=False) as traveller:
+        old = new_inactive_user(username="old", email="old@example.org")
+        resent = new_inactive_user(username="resent", email="resent@example.org")
+        kept = [
+            new_inactive_user(username="op-made", email="op@example.org", signup=False),
+            new_inactive_user(username="was-in", email="in@example.org", last_login=T0),
+            new_inactive_user(username="staffer", email="staff@example.org", is_staff=True),
+        ]
+        traveller.move_to(T0 + dt.timedelta(days=2))
+        client.post(RESEND, {"email": "resent@example.org"})  # restarts its count
+        resent_link = urlsplit(re.search(r"https://\S+", mailbox[-1].body)[0]).path
+        young = new_inactive_user(username="young", email="young@example.org")
+
+        traveller.move_to(T0 + dt.timedelta(days=3, minutes=1))
+        report = daily_maintenance()
+        assert report["unconfirmed_signups_deleted"] == 1
+        remaining = set(get_user_model().objects.values_list("pk", flat=True))
+        assert old.pk not in remaining
+        assert {resent.pk, young.pk, *(user.pk for user in kept)} <= remaining
+        # The resent link still works: its account was not purged under it.
+        assert client.get(resent_link).status_code == 200
+
+        traveller.move_to(T0 + dt.timedelta(days=6))
+        assert daily_maintenance()["unconfirmed_signups_deleted"] == 2  # resent, young
+        assert set(get_user_model().objects.values_list("username", flat=True)) == {
+            "op-made",
+            "was-in",
+            "staffer",
+        }
 
 
 # --- Password reset and change ------------------------------------------------------------
