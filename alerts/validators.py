@@ -79,7 +79,7 @@ def resolve_host(host: str, port: int, *, timeout: float = DEFAULT_RESOLVE_TIMEO
     key = (host, port)
     with _resolver_lock:
         future = _resolver_in_flight.get(key)
-        if future is None:
+        if future is None or future.done():  # a finished lookup's answer is not reused
             if len(_resolver_in_flight) >= RESOLVER_MAX_IN_FLIGHT:
                 raise ResolverBusy(
                     f"{len(_resolver_in_flight)} other host names are still being looked up "
