@@ -22,6 +22,12 @@ reset and change are Django's own views (capitolscope/urls.py) with our template
 
 The resend form never says whether an address is registered; the sign-up form does (it must
 refuse a duplicate address), which is the usual trade-off.
+
+Every POST that would send an account email (sign-up, resend, password reset) first counts
+against ``ACCOUNTS_EMAIL_RATE`` per address and ``ACCOUNTS_EMAIL_IP_RATE`` per client IP in
+Redis (shared by all web processes); over either it sends nothing and answers 429. The limit
+is decided before the address is looked up, so it reveals nothing about registration. When
+Redis is unreachable the mail is sent anyway (logged): sign-up matters more than the limit.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import logging
 from datetime import timedelta
 from enum import Enum
 
+import redis
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
@@ -258,6 +265,39 @@ def confirmation_resend(*, email: str) -> int:
     return len(waiting)
 
 
+class EmailRateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"account email rate limit exceeded; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def account_email_rate_hit(*, email: str, ip: str) -> None:
+    """Count one account email to ``email`` asked for from ``ip``; raise EmailRateLimited
+    when it exceeds ACCOUNTS_EMAIL_IP_RATE for the IP or ACCOUNTS_EMAIL_RATE for the address.
+    Does nothing but log a warning when Redis is unreachable (fail open)."""
+    from monitoring import tokens
+
+    # Keyed by an HMAC of the lower-cased address, so Redis holds no address and no digest
+    # anyone without SECRET_KEY could match against a list of addresses.
+    address = salted_hmac(CONFIRM_SALT + ".rate", email.lower()).hexdigest()[:32]
+    try:
+        tokens.rate_limit_hit(
+            key=f"accounts.email.ip:{ip}",
+            rate=tokens.rate_parse(
+                settings.ACCOUNTS_EMAIL_IP_RATE, setting="ACCOUNTS_EMAIL_IP_RATE"
+            ),
+        )
+        tokens.rate_limit_hit(
+            key=f"accounts.email.address:{address}",
+            rate=tokens.rate_parse(settings.ACCOUNTS_EMAIL_RATE, setting="ACCOUNTS_EMAIL_RATE"),
+        )
+    except tokens.RateLimited as exc:
+        logger.warning("Account email refused from %s: %s", ip, exc)
+        raise EmailRateLimited(exc.retry_after) from exc
+    except redis.RedisError as exc:
+        logger.warning("Account email rate limit not applied (Redis unreachable: %s)", exc)
+
+
 # --- Forms --------------------------------------------------------------------------------
 
 
@@ -335,8 +375,23 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "registration/password_reset_email.txt"
 
     def form_valid(self, form):
+        # Decided before Django looks the address up: the answer is the same either way.
+        try:
+            account_email_rate_hit(email=form.cleaned_data["email"], ip=client_ip(self.request))
+        except EmailRateLimited as exc:
+            return rate_limited(self.request, exc)
         self.extra_email_context = {"site_url": settings.SITE_URL}
         return super().form_valid(form)
+
+
+def client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def rate_limited(request: HttpRequest, exc: EmailRateLimited) -> HttpResponse:
+    response = render(request, "registration/rate_limited.html", status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -346,7 +401,13 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = SignUpForm(request.POST or None)
-    user = account_signup(form=form) if request.method == "POST" and form.is_valid() else None
+    user = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_email_rate_hit(email=form.cleaned_data["email"], ip=client_ip(request))
+        except EmailRateLimited as exc:
+            return rate_limited(request, exc)
+        user = account_signup(form=form)
     if user is not None:
         sent = confirmation_send(user=user)
         request.session["accounts_signup_email"] = user.email
@@ -388,6 +449,11 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 def confirm_resend(request: HttpRequest) -> HttpResponse:
     form = ResendConfirmationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # Decided before the address is looked up: the answer is the same either way.
+        try:
+            account_email_rate_hit(email=form.cleaned_data["email"], ip=client_ip(request))
+        except EmailRateLimited as exc:
+            return rate_limited(request, exc)
         confirmation_resend(email=form.cleaned_data["email"])
         return render(request, "registration/confirm_resend_done.html")
     return render(request, "registration/confirm_resend.html", {"form": form})

@@ -131,6 +131,17 @@ LOGIN_REDIRECT_URL = "/"
 # last Django's PASSWORD_RESET_TIMEOUT (3 days).
 ACCOUNTS_SIGNUP_OPEN = env_bool("ACCOUNTS_SIGNUP_OPEN", default=True)
 ACCOUNTS_CONFIRM_MAX_AGE_DAYS = env_int("ACCOUNTS_CONFIRM_MAX_AGE_DAYS", 3, minimum=1)
+# Account emails (sign-up, confirmation resend, password reset) allowed per address and per
+# client IP (REMOTE_ADDR) in a window: N/s, N/m, N/h or N/d; beyond it the page answers 429.
+ACCOUNTS_EMAIL_RATE = env_str("ACCOUNTS_EMAIL_RATE", "5/h")
+ACCOUNTS_EMAIL_IP_RATE = env_str("ACCOUNTS_EMAIL_IP_RATE", "20/h")
+for _name, _rate in (
+    ("ACCOUNTS_EMAIL_RATE", ACCOUNTS_EMAIL_RATE),
+    ("ACCOUNTS_EMAIL_IP_RATE", ACCOUNTS_EMAIL_IP_RATE),
+):
+    _count, _, _unit = _rate.partition("/")
+    if not (_count.isdigit() and int(_count) >= 1 and _unit in {"s", "m", "h", "d"}):
+        raise ImproperlyConfigured(f"{_name}={_rate!r} must read N/s, N/m, N/h or N/d (e.g. 5/h)")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

@@ -24,6 +24,7 @@ from capitolscope.accounts import (
     confirmation_token_make,
     signup_mark,
 )
+from capitolscope.locks import redis_client
 from monitoring.maintenance import daily_maintenance
 from tests import smtpinbox
 
@@ -48,6 +49,14 @@ class Inbox(smtpinbox.Inbox):
         links = re.findall(re.escape(SITE_URL) + r"/\S+", body)
         assert len(links) == 1, body
         return urlsplit(links[0]).path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_email_rate_limits():
+    """The account email rate limits count in Redis, which outlives each test's database."""
+    client = redis_client()
+    for key in client.scan_iter("capitolscope:api:rate:accounts.email*"):
+        client.delete(key)
 
 
 @pytest.fixture
