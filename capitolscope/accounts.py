@@ -385,6 +385,14 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 
 def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or behind our proxy (``CLIENT_IP_FROM_X_FORWARDED_FOR``)
+    the last X-Forwarded-For entry, the one the proxy appended (the earlier ones are whatever
+    the client sent)."""
+    if settings.CLIENT_IP_FROM_X_FORWARDED_FOR:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 

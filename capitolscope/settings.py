@@ -132,7 +132,12 @@ LOGIN_REDIRECT_URL = "/"
 ACCOUNTS_SIGNUP_OPEN = env_bool("ACCOUNTS_SIGNUP_OPEN", default=True)
 ACCOUNTS_CONFIRM_MAX_AGE_DAYS = env_int("ACCOUNTS_CONFIRM_MAX_AGE_DAYS", 3, minimum=1)
 # Account emails (sign-up, confirmation resend, password reset) allowed per address and per
-# client IP (REMOTE_ADDR) in a window: N/s, N/m, N/h or N/d; beyond it the page answers 429.
+# client IP (see CLIENT_IP_FROM_X_FORWARDED_FOR) in a window: N/s, N/m, N/h or N/d; beyond
+# it the page answers 429.
+# Behind our reverse proxy every request comes from the proxy's address: set this on and the
+# client IP is the last address in X-Forwarded-For (the one our proxy appended; earlier ones
+# are the client's to forge). Off (default): REMOTE_ADDR, for a server reached directly.
+CLIENT_IP_FROM_X_FORWARDED_FOR = env_bool("CLIENT_IP_FROM_X_FORWARDED_FOR", default=False)
 ACCOUNTS_EMAIL_RATE = env_str("ACCOUNTS_EMAIL_RATE", "5/h")
 ACCOUNTS_EMAIL_IP_RATE = env_str("ACCOUNTS_EMAIL_IP_RATE", "20/h")
 for _name, _rate in (

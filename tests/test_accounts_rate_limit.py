@@ -110,6 +110,24 @@ def test_requests_beyond_the_per_ip_rate_are_429_whatever_the_address(smtp, sett
     assert recipients(smtp) == [["paul@example.com"]] * 2
 
 
+def test_behind_our_proxy_the_client_ip_is_the_last_forwarded_address(smtp, settings):
+    """Behind the reverse proxy every request has the proxy's REMOTE_ADDR: with
+    CLIENT_IP_FROM_X_FORWARDED_FOR the limit is per client (the entry our proxy appended),
+    and a forged earlier entry does not buy a fresh budget."""
+    settings.CLIENT_IP_FROM_X_FORWARDED_FOR = True
+    settings.ACCOUNTS_EMAIL_IP_RATE = "2/h"
+    settings.ACCOUNTS_EMAIL_RATE = "100/h"
+
+    def post(forwarded: str, address: str) -> int:
+        client = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+        return client.post(RESET, {"email": address}).status_code
+
+    assert post("203.0.113.7", "a@example.org") == 302
+    assert post("1.2.3.4, 203.0.113.7", "b@example.org") == 302  # forged first entry
+    assert post("5.6.7.8, 203.0.113.7", "c@example.org") == 429
+    assert post("198.51.100.9", "d@example.org") == 302  # another client, same proxy
+
+
 def test_sign_up_beyond_the_per_address_rate_is_429_and_creates_nothing(client, smtp, settings):
     settings.ACCOUNTS_EMAIL_RATE = "1/h"
     assert client.post(SIGNUP, signup_data()).status_code == 302
