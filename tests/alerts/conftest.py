@@ -258,3 +258,11 @@ def alerts_worker(transactional_db, tmp_path, smtp_server, settings):
     finally:
         process.stop()
         celery_app.control.purge()
+
+
+def join_dns_lookups(timeout: float = 30.0) -> None:
+    """Wait for the webhook resolver's lookup threads (alerts.validators) to end, so a lookup
+    a test left hanging cannot hold a slot (or answer late) in the next test."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("dns "):
+            thread.join(timeout=timeout)

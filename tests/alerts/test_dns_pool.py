@@ -8,12 +8,14 @@ every other name to the real getaddrinfo.
 
 import socket
 import threading
+import time
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from alerts import validators
 from alerts.channels import DeliveryError, webhook_addresses
+from tests.alerts.conftest import join_dns_lookups
 
 
 class BlockingResolver:
@@ -44,6 +46,7 @@ def resolver(monkeypatch):
         yield fake
     finally:
         fake.released.set()
+        join_dns_lookups()
 
 
 def test_lookups_of_a_hung_name_do_not_hold_up_the_lookup_of_another(resolver):
@@ -58,7 +61,29 @@ def test_lookups_of_a_hung_name_do_not_hold_up_the_lookup_of_another(resolver):
     assert resolver.lookups.count("hang.test") == 1
 
 
-def test_concurrent_lookups_of_one_name_share_one_lookup_and_its_answer(resolver):
+class CountingInFlight(dict):
+    """The resolver's in-flight table, counting how many lookups asked it for each name (each
+    ``resolve_host`` call asks once, under the lock, then starts or joins the lookup)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: dict[tuple[str, int], int] = {}
+
+    def get(self, key, default=None):
+        self.asked[key] = self.asked.get(key, 0) + 1
+        return super().get(key, default)
+
+
+def wait_until(condition, *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def test_concurrent_lookups_of_one_name_share_one_lookup_and_its_answer(resolver, monkeypatch):
+    in_flight = CountingInFlight()
+    monkeypatch.setattr(validators, "_resolver_in_flight", in_flight)
     resolver.hanging.add("shared.test")
     answers: list[object] = []
 
@@ -71,8 +96,8 @@ def test_concurrent_lookups_of_one_name_share_one_lookup_and_its_answer(resolver
     threads = [threading.Thread(target=look_up) for _ in range(6)]
     for thread in threads:
         thread.start()
-    with resolver.entered:
-        assert resolver.entered.wait_for(lambda: "shared.test" in resolver.lookups, timeout=30)
+    # Every one of the six has found (or started) the lookup in flight before it is answered.
+    wait_until(lambda: in_flight.asked.get(("shared.test", 80), 0) == 6)
     # Another name is answered while the six wait.
     assert validators.resolve_host("other.test", 80, timeout=30) == ["93.184.215.14"]
     resolver.released.set()

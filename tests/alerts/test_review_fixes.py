@@ -26,7 +26,13 @@ from alerts import channels, services
 from alerts.models import Delivery, Notification, Subscription, SubscriptionTicker
 from alerts.tasks import deliver
 from capitolscope.celery import app as celery_app
-from tests.alerts.conftest import RecordingSMTPHandler, WebhookReceiver, free_port, make_trade
+from tests.alerts.conftest import (
+    RecordingSMTPHandler,
+    WebhookReceiver,
+    free_port,
+    join_dns_lookups,
+    make_trade,
+)
 from tests.processes import wait_until
 
 LIST = "/subscriptions/"
@@ -388,6 +394,7 @@ def resolver(monkeypatch):
         yield fake
     finally:
         fake.released.set()
+        join_dns_lookups()
 
 
 def test_a_resolver_that_does_not_answer_in_time_is_a_transient_failure(
