@@ -260,9 +260,16 @@ def alerts_worker(transactional_db, tmp_path, smtp_server, settings):
         celery_app.control.purge()
 
 
-def join_dns_lookups(timeout: float = 30.0) -> None:
-    """Wait for the webhook resolver's lookup threads (alerts.validators) to end, so a lookup
-    a test left hanging cannot hold a slot (or answer late) in the next test."""
-    for thread in threading.enumerate():
-        if thread.name.startswith("dns "):
-            thread.join(timeout=timeout)
+def installed_resolver(monkeypatch, fake):
+    """Yield ``fake`` as ``socket.getaddrinfo`` (it has ``getaddrinfo`` and a ``released``
+    event its hanging lookups wait on); afterwards release them and wait for the webhook
+    resolver's lookup threads (alerts.validators) to end, so a lookup a test left hanging
+    cannot hold a slot (or answer late) in the next test."""
+    monkeypatch.setattr(socket, "getaddrinfo", fake.getaddrinfo)
+    try:
+        yield fake
+    finally:
+        fake.released.set()
+        for thread in threading.enumerate():
+            if thread.name.startswith("dns "):
+                thread.join(timeout=30)

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 
 from alerts import validators
 from alerts.channels import DeliveryError, webhook_addresses
-from tests.alerts.conftest import join_dns_lookups
+from tests.alerts.conftest import installed_resolver
 
 
 class BlockingResolver:
@@ -40,13 +40,7 @@ class BlockingResolver:
 
 @pytest.fixture
 def resolver(monkeypatch):
-    fake = BlockingResolver(socket.getaddrinfo)
-    monkeypatch.setattr(socket, "getaddrinfo", fake.getaddrinfo)
-    try:
-        yield fake
-    finally:
-        fake.released.set()
-        join_dns_lookups()
+    yield from installed_resolver(monkeypatch, BlockingResolver(socket.getaddrinfo))
 
 
 def test_lookups_of_a_hung_name_do_not_hold_up_the_lookup_of_another(resolver):

@@ -30,7 +30,7 @@ from tests.alerts.conftest import (
     RecordingSMTPHandler,
     WebhookReceiver,
     free_port,
-    join_dns_lookups,
+    installed_resolver,
     make_trade,
 )
 from tests.processes import wait_until
@@ -388,13 +388,7 @@ class ScriptedResolver:
 
 @pytest.fixture
 def resolver(monkeypatch):
-    fake = ScriptedResolver(socket.getaddrinfo)
-    monkeypatch.setattr(socket, "getaddrinfo", fake.getaddrinfo)
-    try:
-        yield fake
-    finally:
-        fake.released.set()
-        join_dns_lookups()
+    yield from installed_resolver(monkeypatch, ScriptedResolver(socket.getaddrinfo))
 
 
 def test_a_resolver_that_does_not_answer_in_time_is_a_transient_failure(

@@ -10,7 +10,7 @@ import pytest
 
 from monitoring.incidents import health_check_record
 from monitoring.models import Incident, ProblemStreak
-from tests.monitoring._alerting import memory_report, posts
+from tests.monitoring._alerting import backlog_report, memory_report, posts
 
 pytestmark = pytest.mark.django_db
 
@@ -98,21 +98,7 @@ def test_an_incident_resolves_only_after_passing_for_the_hold_down_and_a_relapse
 
 
 def test_an_inconclusive_check_neither_breaks_nor_extends_a_failing_streak():
-    def backlog(problems, *, conclusive=True):
-        return {
-            "status": "degraded",
-            "components": {
-                "queues": {
-                    "problems": [
-                        {"kind": "queue_backlog", "subject": s, "status": "degraded", "message": s}
-                        for s in problems
-                    ],
-                    "conclusive": conclusive,
-                }
-            },
-        }
-
-    health_check_record(report=backlog(["default"]), now=T0)
-    health_check_record(report=backlog([], conclusive=False), now=T0 + EVERY)
-    result = health_check_record(report=backlog(["default"]), now=T0 + 2 * EVERY)
+    health_check_record(report=backlog_report(["default"]), now=T0)
+    health_check_record(report=backlog_report([], conclusive=False), now=T0 + EVERY)
+    result = health_check_record(report=backlog_report(["default"]), now=T0 + 2 * EVERY)
     assert [i.subject for i in Incident.objects.filter(pk__in=result["opened"])] == ["default"]

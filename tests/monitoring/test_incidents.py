@@ -7,7 +7,7 @@ from capitolscope.broker import free_port
 from monitoring.incidents import health_check_record, incidents_notify, incidents_sync
 from monitoring.models import Incident
 from tests.httpserver import Reply
-from tests.monitoring._alerting import memory_report, posts
+from tests.monitoring._alerting import backlog_report, memory_report, posts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_hold_down")]
 
@@ -106,31 +106,17 @@ def test_an_unreachable_smtp_server_is_logged_and_retried(settings, caplog):
 
 
 def test_each_failing_subject_is_its_own_incident_and_only_decided_kinds_resolve():
-    def report(problems, *, conclusive=True):
-        return {
-            "status": "degraded",
-            "components": {
-                "queues": {
-                    "problems": [
-                        {"kind": "queue_backlog", "subject": s, "status": "degraded", "message": s}
-                        for s in problems
-                    ],
-                    "conclusive": conclusive,
-                }
-            },
-        }
-
     Incident.objects.create(kind="disk", summary="not decided by this report")
-    incidents_sync(report=report(["default", "maintenance"]))
+    incidents_sync(report=backlog_report(["default", "maintenance"]))
     assert sorted(
         Incident.objects.filter(kind="queue_backlog").values_list("subject", flat=True)
     ) == [
         "default",
         "maintenance",
     ]
-    changes = incidents_sync(report=report([], conclusive=False))  # broker did not answer
+    changes = incidents_sync(report=backlog_report([], conclusive=False))  # broker did not answer
     assert changes.resolved == []
-    changes = incidents_sync(report=report(["maintenance"]))
+    changes = incidents_sync(report=backlog_report(["maintenance"]))
     assert len(changes.resolved) == 1
     assert Incident.objects.get(kind="queue_backlog", subject="default").resolved_at is not None
     assert Incident.objects.get(kind="disk").resolved_at is None
