@@ -9,6 +9,7 @@ class AlertsConfig(AppConfig):
         from django.conf import settings
         from django.db.models.signals import pre_delete
 
+        from alerts import checks  # noqa: F401  (registers the system checks)
         from alerts.signals import user_pre_delete
         from ingestion.models import Trade
         from ingestion.services import trades_stored

@@ -166,11 +166,41 @@ def webhook_addresses(url: str) -> list[str]:
 # --- Email --------------------------------------------------------------------------------
 
 
+def _smtp_text(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+
+
 def _smtp_code_error(code: int, text: bytes | str, what: str) -> DeliveryError:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
     # 4xx: the server asks us to try later (greylisting, full mailbox, rate limits).
-    return DeliveryError(f"{what}: {code} {text}".strip(), permanent=500 <= code < 600)
+    return DeliveryError(f"{what}: {code} {_smtp_text(text)}".strip(), permanent=500 <= code < 600)
+
+
+def _relay_refused(code: int, text: bytes | str) -> bool:
+    """A recipient refused because the server will not relay for us unauthenticated (530
+    "authentication required", "554 5.7.1 Relay access denied", …): our login is missing or
+    wrong, not the recipient's address."""
+    said = _smtp_text(text).lower()
+    return code == 530 or "relay" in said or "authentication required" in said
+
+
+def _too_large(code: int, text: bytes | str) -> bool:
+    """MAIL FROM refused for the message's declared SIZE (552, or enhanced status 5.3.4):
+    this message is too big for the server, whatever the configuration."""
+    return code == 552 or _smtp_text(text).lstrip().startswith("5.3.4")
+
+
+def _our_mail_settings_error(error: DeliveryError, *, delivery_id: int) -> DeliveryError:
+    """``error`` comes from our own mail configuration (login, sender, relay permission), not
+    the recipient: every message fails the same way until an operator fixes it, so the
+    delivery is kept (retried with backoff, like a mail server that is down) and the operator
+    is told loudly."""
+    logger.error(
+        "delivery %s: %s; check the mail settings (retried like a server that is down)",
+        delivery_id,
+        error.message,
+    )
+    error.permanent = False
+    return error
 
 
 def _message_domain() -> str:
@@ -198,29 +228,44 @@ class EmailChannel:
         try:
             email_message.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _text in exc.recipients.values()]
-            code, text = next(iter(exc.recipients.values()), (550, b"refused"))
+            refusals = list(exc.recipients.values()) or [(550, b"refused")]
+            code, text = refusals[0]
+            if all(_relay_refused(c, t) for c, t in refusals):
+                error = _smtp_code_error(
+                    code,
+                    text,
+                    "the mail server will not relay for us (is the login, EMAIL_HOST_USER / "
+                    "EMAIL_HOST_PASSWORD, set and right?)",
+                )
+                raise _our_mail_settings_error(error, delivery_id=message.delivery_id) from None
             error = _smtp_code_error(code, text, "the mail server refused the recipient")
-            error.permanent = any(c >= 500 for c in codes)
+            error.permanent = any(c >= 500 for c, _t in refusals)
             raise error from None
-        except (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused) as exc:
-            # Our own mail configuration is wrong (EMAIL_HOST_USER / EMAIL_HOST_PASSWORD,
-            # DEFAULT_FROM_EMAIL), not the recipient: every message fails the same way until an
-            # operator fixes it, so keep the deliveries (retried with backoff, like a mail
-            # server that is down) and say so loudly.
-            what = (
-                "refused our login (EMAIL_HOST_USER / EMAIL_HOST_PASSWORD)"
-                if isinstance(exc, smtplib.SMTPAuthenticationError)
-                else "refused our sender address (DEFAULT_FROM_EMAIL)"
+        except smtplib.SMTPSenderRefused as exc:
+            if exc.smtp_code < 500:  # 451/452: the server is busy or short of space
+                raise _smtp_code_error(
+                    exc.smtp_code, exc.smtp_error, "the mail server deferred the message"
+                ) from None
+            if _too_large(exc.smtp_code, exc.smtp_error):
+                raise _smtp_code_error(
+                    exc.smtp_code,
+                    exc.smtp_error,
+                    "the mail server refused the message as too large (fewer trades per "
+                    "message: ALERTS_MAX_TRADES_PER_MESSAGE)",
+                ) from None
+            error = _smtp_code_error(
+                exc.smtp_code,
+                exc.smtp_error,
+                "the mail server refused our sender address (DEFAULT_FROM_EMAIL)",
             )
-            error = _smtp_code_error(exc.smtp_code, exc.smtp_error, f"the mail server {what}")
-            logger.error(
-                "delivery %s: %s; check the mail settings (retried like a server that is down)",
-                message.delivery_id,
-                error.message,
+            raise _our_mail_settings_error(error, delivery_id=message.delivery_id) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            error = _smtp_code_error(
+                exc.smtp_code,
+                exc.smtp_error,
+                "the mail server refused our login (EMAIL_HOST_USER / EMAIL_HOST_PASSWORD)",
             )
-            error.permanent = False
-            raise error from None
+            raise _our_mail_settings_error(error, delivery_id=message.delivery_id) from None
         except smtplib.SMTPResponseException as exc:  # data refused, …
             raise _smtp_code_error(
                 exc.smtp_code, exc.smtp_error, "the mail server answered"
@@ -324,12 +369,23 @@ class _PinnedConnectionMixin:
         super().__init__(*args, **kwargs)
 
     def _new_conn(self) -> socket.socket:
+        # The connect timeout is a budget for all the addresses together, not one each: a
+        # name with many unreachable addresses must not hold the worker for a timeout per
+        # address (a webhook send stays within three timeouts: lookup, connect, exchange).
+        budget = self.timeout if isinstance(self.timeout, (int, float)) else None
+        started = time.monotonic()
         error: OSError | None = None
         for address in self.addresses:  # in the resolver's order, as urllib3 would try them
+            timeout = self.timeout
+            if budget is not None:
+                timeout = budget - (time.monotonic() - started)
+                if timeout <= 0:
+                    error = TimeoutError(f"no address answered within {budget:g} s")
+                    break
             try:
                 sock = create_connection(
                     (address, self.port),
-                    self.timeout,
+                    timeout,
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )

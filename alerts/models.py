@@ -252,6 +252,9 @@ class Delivery(models.Model):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # Not sent on purpose: its subscription was paused before it went out. Not a failure
+        # (the delivery failure health check and "resend failed deliveries" leave it alone).
+        CANCELLED = "cancelled", "Cancelled (subscription paused)"
 
     class Kind(models.TextChoices):
         INSTANT = "instant", "Instant"

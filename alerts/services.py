@@ -314,7 +314,8 @@ def subscription_update(
 
 def subscription_set_active(*, subscription: Subscription, active: bool) -> Subscription:
     """Pause (``active=False``) or resume a subscription. A paused subscription matches
-    nothing; its deliveries not sent yet are not sent."""
+    nothing; its deliveries not sent yet are not sent (they end ``cancelled``, not failed:
+    nothing went wrong)."""
     subscription.active = bool(active)
     subscription.save(update_fields=["active", "updated_at"])
     return subscription
@@ -725,9 +726,10 @@ def digests_create(*, now: dt.datetime | None = None) -> list[int]:
 
 @dataclass
 class SendOutcome:
-    """What one delivery attempt did. ``status``: sent, failed, retry (transient error, try
-    again in ``retry_in`` s), busy (another worker holds the lease: look again in
-    ``retry_in`` s), done (already sent or failed: nothing to do), missing (deleted)."""
+    """What one delivery attempt did. ``status``: sent, failed, cancelled (its subscription was
+    paused), retry (transient error, try again in ``retry_in`` s), busy (another worker holds
+    the lease: look again in ``retry_in`` s), done (already over: nothing to do), missing
+    (deleted)."""
 
     status: str
     retry_in: float | None = None
@@ -793,8 +795,8 @@ def delivery_send(*, delivery_id: int) -> SendOutcome:
     subscription = delivery.subscription
     if not subscription.active:
         error = "not sent: the subscription was paused before this message went out"
-        _delivery_finish(delivery, status=Delivery.Status.FAILED, last_error=error)
-        return SendOutcome("failed", error=error)
+        _delivery_finish(delivery, status=Delivery.Status.CANCELLED, last_error=error)
+        return SendOutcome("cancelled", error=error)
     channel = subscription.channel
     try:
         message = message_build(delivery=delivery)

@@ -65,19 +65,21 @@ class RetentionRule:
         return RETENTION_FILTERS[self.key](model, cutoff)
 
 
+# Delivery statuses after which nothing more happens to a delivery.
+DELIVERY_OVER = ("sent", "failed", "cancelled")
+
+
 def _notifications(model, cutoff):
-    # Only notifications whose delivery is over (sent or failed); a notification without a
-    # delivery is still waiting for one.
-    return model._base_manager.filter(
-        created_at__lt=cutoff, delivery__status__in=("sent", "failed")
-    )
+    # Only notifications whose delivery is over (sent, failed or cancelled); a notification
+    # without a delivery is still waiting for one.
+    return model._base_manager.filter(created_at__lt=cutoff, delivery__status__in=DELIVERY_OVER)
 
 
 def _deliveries(model, cutoff):
     # Deleting a delivery with notifications left would null their delivery (SET_NULL) and
     # make them look undelivered: only empty ones go (their notifications went first).
     return model._base_manager.filter(
-        created_at__lt=cutoff, status__in=("sent", "failed"), notifications__isnull=True
+        created_at__lt=cutoff, status__in=DELIVERY_OVER, notifications__isnull=True
     )
 
 

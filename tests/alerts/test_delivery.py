@@ -124,8 +124,16 @@ def test_resending_a_failed_delivery_gives_it_a_fresh_budget(
 def test_a_paused_subscription_sends_nothing(email_sub, smtp_server, pelosi):
     delivery = matched_delivery(email_sub, [make_trade(pelosi)])
     services.subscription_set_active(subscription=email_sub, active=False)
-    assert services.delivery_send(delivery_id=delivery.pk).status == "failed"
-    assert "paused" in Delivery.objects.get(pk=delivery.pk).last_error
+    assert services.delivery_send(delivery_id=delivery.pk).status == "cancelled"
+    delivery.refresh_from_db()
+    # Cancelled, not failed: pausing is the user's choice, not a delivery problem, so it is
+    # neither counted by the delivery failure health check nor resent by "resend failed".
+    assert delivery.status == "cancelled" and "paused" in delivery.last_error
+    assert smtp_server.handler.messages == []
+    assert services.deliveries_resend(delivery_ids=[delivery.pk]) == []
+    # Once over, a redelivered task finds nothing to do, even after the subscription resumes.
+    services.subscription_set_active(subscription=email_sub, active=True)
+    assert services.delivery_send(delivery_id=delivery.pk).status == "done"
     assert smtp_server.handler.messages == []
 
 

@@ -172,6 +172,76 @@ def test_a_refused_sender_address_is_retried_and_logged_as_an_error(
     assert services.delivery_send(delivery_id=delivery.pk).status == "sent"
 
 
+def test_a_message_too_large_for_the_server_fails_for_good_naming_the_limit(
+    alice_by_email, strict_mail_settings, strict_smtp_server, pelosi, caplog
+):
+    # 552 to MAIL FROM … SIZE=n: this message is too big; no configuration fixes it.
+    strict_smtp_server.handler.fail(
+        "MAIL", "552 5.3.4 Message size exceeds fixed maximum message size", address="alerts@"
+    )
+    make_trade(pelosi)
+    delivery = matched_delivery(alice_by_email)
+
+    assert services.delivery_send(delivery_id=delivery.pk).status == "failed"
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and delivery.attempts == 1
+    assert delivery.last_error.startswith("permanent failure: the mail server refused the message")
+    assert "too large" in delivery.last_error and "ALERTS_MAX_TRADES_PER_MESSAGE" in (
+        delivery.last_error
+    )
+    assert "DEFAULT_FROM_EMAIL" not in delivery.last_error
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_busy_server_deferring_at_mail_from_is_retried_quietly(
+    alice_by_email, strict_mail_settings, strict_smtp_server, pelosi, caplog
+):
+    strict_smtp_server.handler.fail(
+        "MAIL", "452 4.3.1 Insufficient system storage", address="alerts@"
+    )
+    make_trade(pelosi)
+    delivery = matched_delivery(alice_by_email)
+
+    assert services.delivery_send(delivery_id=delivery.pk).status == "retry"
+    delivery.refresh_from_db()
+    assert "deferred the message: 452" in delivery.last_error
+    assert "DEFAULT_FROM_EMAIL" not in delivery.last_error
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert services.delivery_send(delivery_id=delivery.pk).status == "sent"
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "554 5.7.1 <carol@example.org>: Relay access denied",
+        "530 5.7.0 Authentication required",
+    ],
+)
+def test_a_relay_refusing_us_at_rcpt_is_our_login_retried_and_logged(
+    refusal, alice, smtp_settings, smtp_server, pelosi, caplog
+):
+    # A smarthost that relays only for logged-in clients, and no login configured: it
+    # refuses every recipient. That is our configuration, not a bad address.
+    smtp_server.handler.fail("RCPT", refusal, times=1, address="carol@")
+    subscription = services.subscription_create(
+        owner=alice, name="to carol", channel="email", target="carol@example.org"
+    )
+    make_trade(pelosi)
+    delivery = matched_delivery(subscription)
+
+    assert services.delivery_send(delivery_id=delivery.pk).status == "retry"
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and "will not relay for us" in delivery.last_error
+    assert "EMAIL_HOST_USER" in delivery.last_error
+    assert any(
+        r.levelno == logging.ERROR and "will not relay for us" in r.getMessage()
+        for r in caplog.records
+    )
+    # The operator sets the login (here: the refusal stops): the kept delivery goes out.
+    assert services.delivery_send(delivery_id=delivery.pk).status == "sent"
+    assert len(smtp_server.handler.messages) == 1
+
+
 def test_a_refused_recipient_still_fails_at_once(
     alice, strict_mail_settings, strict_smtp_server, pelosi
 ):

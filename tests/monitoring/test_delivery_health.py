@@ -192,6 +192,22 @@ def test_failures_after_long_retries_count_by_their_last_attempt(subscription):
     assert result.value["failed_last_hour"] == 5
 
 
+def test_deliveries_cancelled_by_pausing_a_subscription_are_not_failures(subscription):
+    """A user who pauses a subscription with messages still queued is not an operator problem:
+    those deliveries end cancelled, and the check does not count them."""
+    from alerts.services import delivery_send, subscription_set_active
+
+    queued = [delivery(subscription, status="pending", created=60) for _ in range(8)]
+    delivery(subscription, status="sent", created=600, sent_at=ago(590))
+    subscription_set_active(subscription=subscription, active=False)
+    assert {delivery_send(delivery_id=row.pk).status for row in queued} == {"cancelled"}
+
+    result = check_deliveries()
+
+    assert result.status == OK, result.message
+    assert result.value["failed_last_hour"] == 0 and result.value["overdue"] == 0
+
+
 def test_the_failure_rate_has_to_reach_the_limit(subscription):
     for _ in range(5):
         delivery(subscription, status="failed", created=600, last_error=WEBHOOK_500)
