@@ -420,6 +420,25 @@ INCIDENT_STALE_AFTER_HOURS = env_int("INCIDENT_STALE_AFTER_HOURS", 24, minimum=1
 MONITORING_INCIDENT_OPEN_AFTER_RUNS = env_int("MONITORING_INCIDENT_OPEN_AFTER_RUNS", 2, minimum=1)
 MONITORING_INCIDENT_OPEN_AFTER = env_int("MONITORING_INCIDENT_OPEN_AFTER", 600, minimum=0)
 MONITORING_INCIDENT_RESOLVE_AFTER = env_int("MONITORING_INCIDENT_RESOLVE_AFTER", 240, minimum=0)
+# Flapping: a problem also opens an incident once it has failed in at least
+# MONITORING_INCIDENT_FLAP_FAILURES of the last MONITORING_INCIDENT_FLAP_RUNS health runs of
+# its check, passes in between or not (0 failures turns this rule off). Such an incident
+# resolves only once its check has passed for MONITORING_INCIDENT_RESOLVE_AFTER seconds and
+# in each of the last MONITORING_INCIDENT_FLAP_RUNS runs, so it does not resolve and reopen
+# while the check keeps flapping. At most 60 runs are remembered.
+MONITORING_INCIDENT_FLAP_FAILURES = env_int("MONITORING_INCIDENT_FLAP_FAILURES", 3, minimum=0)
+MONITORING_INCIDENT_FLAP_RUNS = env_int("MONITORING_INCIDENT_FLAP_RUNS", 6, minimum=1)
+if MONITORING_INCIDENT_FLAP_RUNS > 60:
+    raise ImproperlyConfigured(
+        f"MONITORING_INCIDENT_FLAP_RUNS={MONITORING_INCIDENT_FLAP_RUNS} must be at most 60 "
+        "(the health runs remembered per problem)"
+    )
+if MONITORING_INCIDENT_FLAP_FAILURES > MONITORING_INCIDENT_FLAP_RUNS:
+    raise ImproperlyConfigured(
+        f"MONITORING_INCIDENT_FLAP_FAILURES={MONITORING_INCIDENT_FLAP_FAILURES} must be at most "
+        f"MONITORING_INCIDENT_FLAP_RUNS={MONITORING_INCIDENT_FLAP_RUNS} (failures counted "
+        "among that many health runs)"
+    )
 
 # Single beat (capitolscope/beat.py): a Redis lock the leader renews on every tick.
 BEAT_LEADER_LOCK_TTL = env_int("BEAT_LEADER_LOCK_TTL", 20, minimum=2)

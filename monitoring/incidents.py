@@ -8,9 +8,13 @@ lives in ``ProblemStreak``, one row per (kind, subject)):
 - a problem opens an incident only once it has failed ``MONITORING_INCIDENT_OPEN_AFTER_RUNS``
   health runs in a row, or for ``MONITORING_INCIDENT_OPEN_AFTER`` seconds (whichever comes
   first); the incident's ``opened_at`` is the first failure. A pass in between starts over.
+- a problem that flaps (fails, passes, fails again …) opens a "flapping" incident once it
+  failed ``MONITORING_INCIDENT_FLAP_FAILURES`` of the last ``MONITORING_INCIDENT_FLAP_RUNS``
+  health runs of its check (a check that did not report it passed it).
 - an open incident is refreshed (``last_seen_at``) while its problem is reported, and resolved
   only once a conclusive check has not reported it for ``MONITORING_INCIDENT_RESOLVE_AFTER``
-  seconds; a failure within that time keeps the same incident open, with no new notice.
+  seconds (a flapping one: and in none of the last ``MONITORING_INCIDENT_FLAP_RUNS`` runs); a
+  failure within that time keeps the same incident open, with no new notice.
  ``incidents_notify()`` then sends what is still unsent:
 an email to ``OPS_ALERT_EMAILS`` (default: the ``ADMINS`` addresses) and, if set, a JSON POST
 to ``OPS_ALERT_WEBHOOK_URL`` (Slack-compatible ``text``). Each channel's success is recorded
@@ -86,14 +90,28 @@ def incident_touch(*, problem: Problem, now: datetime) -> Incident | None:
 
 
 def incident_open_or_touch(
-    *, problem: Problem, now: datetime, opened_at: datetime | None = None
+    *,
+    problem: Problem,
+    now: datetime,
+    opened_at: datetime | None = None,
+    flapping: ProblemStreak | None = None,
 ) -> tuple[Incident, bool]:
-    """The open incident of the problem's (kind, subject), created if there is none."""
+    """The open incident of the problem's (kind, subject), created if there is none.
+
+    ``flapping``: the streak whose recent failures open it (not failures in a row); the
+    incident says so and is marked ``details["flapping"]``.
+    """
     defaults = {
         "severity": _severity(problem),
         "summary": problem.message[:500],
         "last_seen_at": now,
     }
+    details = {"first_message": problem.message}
+    if flapping is not None:
+        details["flapping"] = {
+            "failures": streak_failures(flapping),
+            "runs": settings.MONITORING_INCIDENT_FLAP_RUNS,
+        }
     touched = Incident.objects.filter(
         kind=problem.kind, subject=problem.subject, resolved_at__isnull=True
     ).update(**defaults)
@@ -107,7 +125,7 @@ def incident_open_or_touch(
                 kind=problem.kind,
                 subject=problem.subject,
                 opened_at=opened_at or now,
-                details={"first_message": problem.message},
+                details=details,
                 **defaults,
             )
         return incident, True
@@ -120,39 +138,79 @@ def incident_open_or_touch(
         ), False
 
 
+def flap_mask() -> int:
+    """The bits of ``ProblemStreak.history`` that count: the last ``FLAP_RUNS`` runs."""
+    return (1 << settings.MONITORING_INCIDENT_FLAP_RUNS) - 1
+
+
+def streak_failures(streak: ProblemStreak) -> int:
+    """Health runs the problem failed among the last ``MONITORING_INCIDENT_FLAP_RUNS``."""
+    return (streak.history & flap_mask()).bit_count()
+
+
+def flapping(streak: ProblemStreak) -> bool:
+    """The "k of the last n runs" rule (off when ``MONITORING_INCIDENT_FLAP_FAILURES`` is 0)."""
+    needed = settings.MONITORING_INCIDENT_FLAP_FAILURES
+    return bool(needed) and streak_failures(streak) >= needed
+
+
+def flapping_note(streak: ProblemStreak) -> str:
+    return (
+        f"flapping: failed {streak_failures(streak)} of the last "
+        f"{settings.MONITORING_INCIDENT_FLAP_RUNS} health runs"
+    )
+
+
 def problem_streak_count(
     *, kind: str, subject: str, failing: bool, now: datetime, message: str = ""
 ) -> ProblemStreak:
-    """Count one more health run in the (kind, subject) streak of ``failing`` runs.
+    """Count one more health run of (kind, subject): its streak and its recent history.
 
-    A streak of the other sign is replaced by a new one. The increment is one UPDATE (or an
-    INSERT), so health runs that overlap both count and never lose each other's run.
+    A streak of the same sign grows by one run; one of the other sign is restarted (one run,
+    from ``now``). Either way the run is shifted into ``history``. Every write is one UPDATE
+    with the arithmetic in SQL (or an INSERT), so health runs that overlap both count and
+    never lose each other's run.
     """
     key = {"kind": kind, "subject": subject}
+    fields = {
+        "last_seen_at": now,
+        "history": (F("history") * 2 + int(failing)) % (flap_mask() + 1),
+    }
+    if failing:
+        fields["message"] = message[:500]
     counted = ProblemStreak.objects.filter(**key, failing=failing).update(
-        runs=F("runs") + 1, last_seen_at=now, message=message[:500]
+        runs=F("runs") + 1, **fields
     )
     if not counted:
-        ProblemStreak.objects.filter(**key).exclude(failing=failing).delete()
+        counted = ProblemStreak.objects.filter(**key, failing=not failing).update(
+            failing=failing, runs=1, first_seen_at=now, **fields
+        )
+    if not counted:
         try:
             with transaction.atomic():
                 ProblemStreak.objects.create(
                     **key,
                     failing=failing,
                     runs=1,
+                    history=int(failing),
                     first_seen_at=now,
                     last_seen_at=now,
                     message=message[:500],
                 )
         except IntegrityError:  # an overlapping run started it a moment ago
             ProblemStreak.objects.filter(**key, failing=failing).update(
-                runs=F("runs") + 1, last_seen_at=now
+                runs=F("runs") + 1, **fields
             )
     return ProblemStreak.objects.get(**key)
 
 
 def _held_long_enough(streak: ProblemStreak, *, now: datetime, seconds: float) -> bool:
     return now - streak.first_seen_at >= timedelta(seconds=seconds)
+
+
+def _flapping_summary(problem: Problem, streak: ProblemStreak) -> str:
+    note = f" ({flapping_note(streak)})"
+    return problem.message[: 500 - len(note)] + note
 
 
 def incidents_sync(*, report: dict, now: datetime | None = None) -> IncidentChanges:
@@ -165,51 +223,66 @@ def incidents_sync(*, report: dict, now: datetime | None = None) -> IncidentChan
         if key in failing:
             continue
         failing.add(key)
+        # Counted whether an incident is open or not: a failure restarts the resolve
+        # hold-down of an open incident (a relapse: the same incident goes on, no new notice).
+        streak = problem_streak_count(
+            kind=problem.kind,
+            subject=problem.subject,
+            failing=True,
+            now=now,
+            message=problem.message,
+        )
         incident, created = incident_touch(problem=problem, now=now), False
         if incident is None:
-            streak = problem_streak_count(
-                kind=problem.kind,
-                subject=problem.subject,
-                failing=True,
-                now=now,
-                message=problem.message,
-            )
-            if streak.runs < settings.MONITORING_INCIDENT_OPEN_AFTER_RUNS and not (
+            in_a_row = streak.runs >= settings.MONITORING_INCIDENT_OPEN_AFTER_RUNS or (
                 _held_long_enough(streak, now=now, seconds=settings.MONITORING_INCIDENT_OPEN_AFTER)
-            ):
+            )
+            if not in_a_row and not flapping(streak):
                 changes.pending.append(":".join(filter(None, key)))
                 continue
             incident, created = incident_open_or_touch(
-                problem=problem, now=now, opened_at=streak.first_seen_at
+                problem=problem,
+                now=now,
+                opened_at=streak.first_seen_at,
+                flapping=None if in_a_row else streak,
             )
-        # Open now: whatever streak there was (failing, or passing within the resolve
-        # hold-down: a relapse) is over, and the same incident goes on without a new notice.
-        ProblemStreak.objects.filter(kind=problem.kind, subject=problem.subject).delete()
+        if incident.details.get("flapping"):
+            summary = _flapping_summary(problem, streak)
+            Incident.objects.filter(pk=incident.pk).update(summary=summary)
+            incident.summary = summary
         (changes.opened if created else changes.continuing).append(incident.pk)
     decided_kinds = {
         CHECK_KINDS[name]
         for name, component in report["components"].items()
         if name in CHECK_KINDS and component.get("conclusive", True)
     }
-    # A conclusive pass breaks a failing streak: "in a row" starts over.
-    for streak in ProblemStreak.objects.filter(failing=True, kind__in=decided_kinds):
-        if (streak.kind, streak.subject) not in failing:
-            ProblemStreak.objects.filter(pk=streak.pk, failing=True).delete()
-    for incident in Incident.objects.filter(resolved_at__isnull=True, kind__in=decided_kinds):
-        if (incident.kind, incident.subject) in failing:
+    # A conclusive check that does not report a (kind, subject) it remembers passed it: the
+    # pass breaks a failing streak ("in a row" starts over) and goes into the history.
+    open_incidents = {
+        (incident.kind, incident.subject): incident
+        for incident in Incident.objects.filter(resolved_at__isnull=True, kind__in=decided_kinds)
+    }
+    remembered = set(
+        ProblemStreak.objects.filter(kind__in=decided_kinds).values_list("kind", "subject")
+    )
+    for kind, subject in sorted((remembered | set(open_incidents)) - failing):
+        streak = problem_streak_count(kind=kind, subject=subject, failing=False, now=now)
+        incident = open_incidents.get((kind, subject))
+        if incident is None:
+            # No failure left in the runs it remembers: nothing to remember.
+            ProblemStreak.objects.filter(pk=streak.pk, history=0).delete()
             continue
-        streak = problem_streak_count(
-            kind=incident.kind, subject=incident.subject, failing=False, now=now
-        )
+        # A flapping incident also waits until none of the last runs failed, so that it
+        # does not resolve and reopen while its check goes on flapping.
         if not _held_long_enough(
             streak, now=now, seconds=settings.MONITORING_INCIDENT_RESOLVE_AFTER
-        ):
+        ) or (incident.details.get("flapping") and streak_failures(streak)):
             changes.resolving.append(incident.pk)
             continue
         resolved = Incident.objects.filter(pk=incident.pk, resolved_at__isnull=True).update(
             resolved_at=now
         )
-        ProblemStreak.objects.filter(kind=incident.kind, subject=incident.subject).delete()
+        ProblemStreak.objects.filter(kind=kind, subject=subject).delete()
         if resolved:
             changes.resolved.append(incident.pk)
     # Streaks no run has seen for a day are left over from checks that stopped running.
@@ -228,15 +301,22 @@ def alert_recipients() -> list[str]:
 def incident_message(incident: Incident, *, event: str) -> tuple[str, str]:
     """(subject, body) of the notice for ``event`` (opened / resolved)."""
     what = incident.get_kind_display() + (f" — {incident.subject}" if incident.subject else "")
+    flap = incident.details.get("flapping")
     if event == OPENED:
-        subject = f"[CapitolScope] {incident.get_severity_display()}: {what}"
+        state = " (flapping)" if flap else ""
+        subject = f"[CapitolScope] {incident.get_severity_display()}{state}: {what}"
         lines = [
             f"Incident opened: {what}",
             f"Severity: {incident.get_severity_display()}",
             f"Opened at: {incident.opened_at:%Y-%m-%d %H:%M:%S} UTC",
-            "",
-            incident.summary,
         ]
+        if flap:
+            lines.append(
+                f"Flapping: failed {flap['failures']} of the last {flap['runs']} health runs "
+                "(passes in between); it resolves once every one of the last "
+                f"{settings.MONITORING_INCIDENT_FLAP_RUNS} runs passed"
+            )
+        lines += ["", incident.summary]
     else:
         subject = f"[CapitolScope] Resolved: {what}"
         lasted = (incident.resolved_at or timezone.now()) - incident.opened_at

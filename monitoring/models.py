@@ -107,20 +107,27 @@ class Incident(models.Model):
 
 
 class ProblemStreak(models.Model):
-    """The hold-down of one (kind, subject): consecutive health runs against its incident state.
+    """The hold-down of one (kind, subject): its recent health runs against its incident state.
 
-    ``failing=True``: the problem failed ``runs`` health runs in a row since ``first_seen_at``
-    and no incident is open yet; it opens one after ``MONITORING_INCIDENT_OPEN_AFTER_RUNS``
-    runs or ``MONITORING_INCIDENT_OPEN_AFTER`` seconds. ``failing=False``: the incident is
-    open and its check has passed since ``first_seen_at``; it resolves after
-    ``MONITORING_INCIDENT_RESOLVE_AFTER`` seconds. The opposite result deletes the row, so a
-    check that flaps neither opens nor resolves an incident on every run.
+    ``failing``/``runs``/``first_seen_at`` is the current streak: the problem failed (or
+    passed) ``runs`` health runs in a row since ``first_seen_at``. Without an open incident, a
+    failing streak opens one after ``MONITORING_INCIDENT_OPEN_AFTER_RUNS`` runs or
+    ``MONITORING_INCIDENT_OPEN_AFTER`` seconds; with one, a passing streak resolves it after
+    ``MONITORING_INCIDENT_RESOLVE_AFTER`` seconds. The opposite result starts a new streak,
+    so a check that flaps neither opens nor resolves an incident on every run.
+
+    ``history`` remembers the last ``MONITORING_INCIDENT_FLAP_RUNS`` runs whatever their
+    order, one bit each (bit 0 the latest, 1 = failed): a problem that failed
+    ``MONITORING_INCIDENT_FLAP_FAILURES`` of them opens a "flapping" incident even though
+    passes broke every streak. The row goes once no run it remembers failed and no incident
+    is open (or when the incident resolves).
     """
 
     kind = models.CharField(max_length=32, choices=Incident.Kind.choices)
     subject = models.CharField(max_length=200, blank=True, default="")
     failing = models.BooleanField()
     runs = models.PositiveIntegerField(default=1)
+    history = models.PositiveBigIntegerField(default=0)
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     message = models.CharField(max_length=500, blank=True)
