@@ -720,8 +720,11 @@ def _upsert_filings(incoming: list[_Incoming], *, existing, source: str, counts)
     now = timezone.now()
     for item in incoming:
         status, error = _filing_status(item.raw)
-        # A digest only vouches for a complete reading: not for errors or rejected rows.
-        digest = item.digest if status != Filing.Status.ERROR and not item.rejected_rows else ""
+        # A digest only vouches for a complete reading: not for errors, rejected rows or an
+        # integrity problem (a damaged PDF, a row count that disagrees with the page), so the
+        # next reading is not taken for an unchanged duplicate and can clear the flag.
+        complete = status != Filing.Status.ERROR and not item.rejected_rows and not error
+        digest = item.digest if complete else ""
         values = {
             "filing_type": item.raw.filing_type[:40],
             "is_amendment": item.raw.is_amendment,

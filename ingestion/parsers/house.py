@@ -18,7 +18,9 @@ House-only facts of a filing go in ``RawFiling.extra``. Keys:
 * PTR PDFs: ``row_errors`` (list of ``{"row", "reason", "text"}``; always present), ``pages``,
   ``filer_status`` ("Member"), ``filing_id_printed``, ``signed_by``, ``investment_vehicles``
   (``[{"name", "owner", "location"?}]``), ``filing_comment``, ``initial_public_offering``
-  ("Yes"/"No" radio), ``warnings``; paper scans: ``needs_review`` (why a person must read it).
+  ("Yes"/"No" radio), ``warnings``; paper scans: ``needs_review`` (why a person must read it);
+  any PDF with compressed streams that do not decompress: ``integrity_error`` (the filing is
+  stored, flagged: rows or dates may be missing).
 
 RawTrade.extra for PDF rows: ``page``, ``house_row_id`` (amended rows), ``location`` (the
 "Location:" sub-line), ``owner_as_printed``/``owner_inherited_from`` (owner taken from an
@@ -27,6 +29,7 @@ investment vehicle), ``unknown_sub_lines``.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import re
 import zipfile
@@ -39,6 +42,7 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 import pdfplumber
 from defusedxml import DefusedXmlException
+from pdfminer import pdftypes
 
 from ingestion.records import (
     Chamber,
@@ -508,10 +512,22 @@ def parse_house_ptr_pdf(data: bytes, *, doc_id: str, location: str) -> RawFiling
     """Parse one House PTR PDF into a RawFiling with one RawTrade per transaction row.
 
     A scanned paper PTR (no text layer) comes back with ``is_paper=True`` and no trades, to be
-    reviewed by a person. A row that cannot be read lands in ``f.extra["row_errors"]``.
+    reviewed by a person. A row that cannot be read lands in ``f.extra["row_errors"]``; a PDF
+    with compressed streams that do not decompress is flagged in ``f.extra["integrity_error"]``.
     Raises ParseError for bytes that are not a PDF, and for PDFs that are not a House PTR.
     """
-    pages, page_count = _read_pdf(data, location=location)
+    pages, page_count, damaged = _read_pdf(data, location=location)
+    filing = _parse_ptr_pages(
+        pages, doc_id=doc_id, location=location, page_count=page_count, damaged=damaged
+    )
+    if damaged:
+        filing.extra["integrity_error"] = _damage_note(damaged)
+    return filing
+
+
+def _parse_ptr_pages(
+    pages: list[_Page], *, doc_id: str, location: str, page_count: int, damaged: int
+) -> RawFiling:
     lines = [line for page in pages for line in page.lines]
     if not lines:
         return _paper_filing(pages, doc_id=doc_id, location=location, page_count=page_count)
@@ -532,6 +548,11 @@ def parse_house_ptr_pdf(data: bytes, *, doc_id: str, location: str) -> RawFiling
             )
             if absent
         )
+        if damaged:  # what is missing may be in a stream that did not decompress
+            raise ParseError(
+                f"House PTR unreadable: the PDF has {missing}; {_damage_note(damaged)}",
+                location=location,
+            )
         raise ParseError(f"not a House PTR: the PDF has {missing}", location=location)
 
     filing = _ptr_header(lines[:header_at], doc_id=doc_id, location=location)
@@ -570,7 +591,46 @@ def parse_house_ptr_pdf(data: bytes, *, doc_id: str, location: str) -> RawFiling
     return filing
 
 
-def _read_pdf(data: bytes, *, location: str) -> tuple[list[_Page], int]:
+# pdfminer does not fail on a compressed stream that does not decompress (a download damaged on
+# the way, a broken file at the source): it keeps what it can, often nothing, and logs at most
+# a warning, so a page's rows or the signature line could vanish without a word. Its fallback
+# for such streams, ``decompress_corrupted``, is wrapped to count them for the PDF being read.
+_damaged_streams: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "house_pdf_damaged_streams", default=None
+)
+_decompress_corrupted = pdftypes.decompress_corrupted
+
+
+def _decompress_corrupted_counted(data: bytes) -> bytes:
+    damaged = _damaged_streams.get()
+    if damaged is not None:
+        damaged.append(len(data))
+    return _decompress_corrupted(data)
+
+
+pdftypes.decompress_corrupted = _decompress_corrupted_counted
+
+
+def _damage_note(damaged: int) -> str:
+    return (
+        f"{damaged} compressed stream{'s' if damaged != 1 else ''} in the PDF "
+        f"{'do' if damaged != 1 else 'does'} not decompress (a damaged download or file): "
+        "rows, dates or the signature may be missing"
+    )
+
+
+def _read_pdf(data: bytes, *, location: str) -> tuple[list[_Page], int, int]:
+    """The pages (text, drawings, image cover), the page count, and how many compressed
+    streams could not be decompressed while reading them."""
+    token = _damaged_streams.set([])
+    try:
+        pages, page_count = _read_pdf_pages(data, location=location)
+        return pages, page_count, len(_damaged_streams.get() or [])
+    finally:
+        _damaged_streams.reset(token)
+
+
+def _read_pdf_pages(data: bytes, *, location: str) -> tuple[list[_Page], int]:
     if b"%PDF-" not in data[:1024]:
         raise ParseError("not a PDF (no %PDF- header in the first 1 KB)", location=location)
     if b"%%EOF" not in data[-2048:]:

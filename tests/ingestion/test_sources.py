@@ -157,6 +157,46 @@ def test_house_unreadable_pdf_is_one_error_and_the_run_goes_on(source_settings, 
     assert filings["9115811"].is_paper
 
 
+@pytest.mark.django_db
+def test_house_pdf_with_a_damaged_stream_is_stored_flagged_and_read_again_when_intact(
+    source_settings, source_server
+):
+    import re
+
+    from ingestion import sync
+    from ingestion.models import Filing
+
+    _year, name = HOUSE_PDFS["20034836"]
+    intact = (FIXTURES / "house" / name).read_bytes()
+    # The first stream whose damage the parser notices (flip 8 bytes in its middle).
+    for match in re.finditer(rb">>\s*stream\r?\n", intact):
+        start = match.end()
+        middle = start + (intact.find(b"endstream", start) - start) // 2
+        damaged = bytearray(intact)
+        for k in range(8):
+            damaged[middle + k] ^= 0x55
+        parsed = parse_house_ptr_pdf(bytes(damaged), doc_id="20034836", location=name)
+        if "integrity_error" in parsed.extra:
+            break
+    else:
+        pytest.fail("no stream of the fixture was decoded")
+    source_server.house.pdfs[(2026, "20034836")] = bytes(damaged)
+
+    sync.source_sync(source_name="house", **H1_2026)
+
+    filing = Filing.objects.get(chamber="house", doc_id="20034836")
+    assert filing.status == Filing.Status.PARSED
+    assert "does not decompress (a damaged download or file)" in filing.error
+    assert "rows, dates or the signature may be missing" in filing.error
+
+    # The next run downloads an intact copy: the flag goes, the rows are complete.
+    source_server.house.pdfs[(2026, "20034836")] = intact
+    sync.source_sync(source_name="house", **H1_2026)
+    filing.refresh_from_db()
+    assert filing.error == ""
+    assert filing.trades.count() == parser_trade_count("20034836")
+
+
 def test_house_skip_doc_id_prevents_downloads(source_settings, source_server):
     stored = {"20019182", "20034836", "9115811"}
     asked: list[str] = []
