@@ -313,6 +313,17 @@ INGESTION_HTTP_MAX_RETRIES = env_int("INGESTION_HTTP_MAX_RETRIES", 3, minimum=0)
 INGESTION_HTTP_MIN_INTERVAL = env_float("INGESTION_HTTP_MIN_INTERVAL", 0.5, minimum=0)
 INGESTION_HTTP_BACKOFF_BASE = env_float("INGESTION_HTTP_BACKOFF_BASE", 2.0, minimum=0)
 INGESTION_HTTP_MAX_BYTES = env_int("INGESTION_HTTP_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+# A sync that finds another sync of its source running (the weekly full sync meeting the
+# two-hourly one) runs again this many seconds later, up to INGESTION_SYNC_BUSY_DEFERRALS
+# times (by default an hour, longer than a sync may run), before it gives up as
+# "already_running". Kept well under the broker visibility timeout (a countdown on Redis).
+INGESTION_SYNC_BUSY_DELAY = env_int("INGESTION_SYNC_BUSY_DELAY", 300, minimum=1)
+INGESTION_SYNC_BUSY_DEFERRALS = env_int("INGESTION_SYNC_BUSY_DEFERRALS", 12, minimum=0)
+if INGESTION_SYNC_BUSY_DELAY > CELERY_BROKER_VISIBILITY_TIMEOUT / 2:
+    raise ImproperlyConfigured(
+        f"INGESTION_SYNC_BUSY_DELAY ({INGESTION_SYNC_BUSY_DELAY} s) must be at most half of "
+        f"CELERY_BROKER_VISIBILITY_TIMEOUT ({CELERY_BROKER_VISIBILITY_TIMEOUT} s)"
+    )
 
 PRICE_PROVIDER = env_choice("PRICE_PROVIDER", "yahoo", choices=("yahoo", "stooq"))
 YAHOO_CHART_BASE_URL = env_str(

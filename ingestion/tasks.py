@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import group, shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from capitolscope.locks import AlreadyRunning
 from ingestion import sync
 
+logger = logging.getLogger(__name__)
 
-def _sync(task, source_name: str, days_back, start_date, end_date) -> dict:
+
+def _sync(task, source_name: str, days_back, start_date, end_date, deferrals: int) -> dict:
     start, end = sync.sync_window(days_back=days_back, start_date=start_date, end_date=end_date)
     try:
         return sync.source_sync(
@@ -22,7 +27,31 @@ def _sync(task, source_name: str, days_back, start_date, end_date) -> dict:
             ),
         )
     except AlreadyRunning as exc:
-        return {"source": source_name, "status": "already_running", "error": str(exc)}
+        return _deferred(task, source_name, start, end, deferrals=deferrals, busy=exc)
+
+
+def _deferred(task, source_name: str, start, end, *, deferrals: int, busy: AlreadyRunning):
+    """Another sync of the source holds its lock: run this one again later, as a new task for
+    the same window (a weekly full sync must not be lost to the two-hourly one it met), until
+    INGESTION_SYNC_BUSY_DEFERRALS deferrals are spent; then report ``already_running``."""
+    result = {"source": source_name, "error": str(busy)}
+    if deferrals >= settings.INGESTION_SYNC_BUSY_DEFERRALS or not task.request.id:
+        return {**result, "status": "already_running", "deferrals": deferrals}
+    delay = settings.INGESTION_SYNC_BUSY_DELAY
+    later = task.apply_async(
+        kwargs={
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "deferrals": deferrals + 1,
+        },
+        countdown=delay,
+    )
+    logger.info(
+        "%s sync %s..%s deferred %s s (another sync of the source is running): task %s",
+        source_name, start, end, delay, later.id,
+    )  # fmt: skip
+    return {**result, "status": "deferred", "deferred_to": later.id, "deferrals": deferrals + 1,
+            "retry_in_seconds": delay}  # fmt: skip
 
 
 _SYNC_OPTIONS = {
@@ -40,13 +69,17 @@ _SYNC_OPTIONS = {
 
 
 @shared_task(name="ingestion.sync_house_trades", **_SYNC_OPTIONS)
-def sync_house_trades(self, days_back=None, start_date=None, end_date=None) -> dict:
-    return _sync(self, "house", days_back, start_date, end_date)
+def sync_house_trades(
+    self, days_back=None, start_date=None, end_date=None, deferrals: int = 0
+) -> dict:
+    return _sync(self, "house", days_back, start_date, end_date, int(deferrals))
 
 
 @shared_task(name="ingestion.sync_senate_trades", **_SYNC_OPTIONS)
-def sync_senate_trades(self, days_back=None, start_date=None, end_date=None) -> dict:
-    return _sync(self, "senate", days_back, start_date, end_date)
+def sync_senate_trades(
+    self, days_back=None, start_date=None, end_date=None, deferrals: int = 0
+) -> dict:
+    return _sync(self, "senate", days_back, start_date, end_date, int(deferrals))
 
 
 @shared_task(name="ingestion.sync_all_trades", soft_time_limit=60, time_limit=90)

@@ -26,6 +26,8 @@ def source_worker(transactional_db, tmp_path, source_server):
         INGESTION_HTTP_BACKOFF_BASE="0.01",
         INGESTION_HTTP_MAX_RETRIES="1",
         INGESTION_HTTP_TIMEOUT="5",
+        INGESTION_SYNC_BUSY_DELAY="1",
+        INGESTION_SYNC_BUSY_DEFERRALS="2",
     )
     process, _hostname = start_worker(tmp_path, env=env)
     try:
@@ -54,12 +56,34 @@ def test_the_house_sync_runs_on_a_worker_and_running_it_again_changes_nothing(so
     assert Trade.objects.count() == 11
 
 
-def test_a_second_run_of_the_same_source_reports_already_running(source_worker):
+def test_a_run_meeting_another_is_deferred_and_gives_up_as_already_running(source_worker):
+    from celery.result import AsyncResult
+
     with exclusive("ingestion.sync.house", ttl=60):
         result = sync_house_trades.delay(**H1_2026).get(timeout=60)
-    assert result["status"] == "already_running"
-    assert "already running" in result["error"]
+        assert result["status"] == "deferred" and result["deferrals"] == 1
+        assert result["retry_in_seconds"] == 1 and "already running" in result["error"]
+        # Deferred twice (INGESTION_SYNC_BUSY_DEFERRALS=2), then it gives up, saying so.
+        second = AsyncResult(result["deferred_to"]).get(timeout=60)
+        assert second["status"] == "deferred" and second["deferrals"] == 2
+        last = AsyncResult(second["deferred_to"]).get(timeout=60)
+    assert last["status"] == "already_running" and last["deferrals"] == 2
+    assert "already running" in last["error"]
     assert not IngestionRun.objects.exists()
+
+
+def test_a_deferred_run_syncs_its_window_once_the_other_run_is_over(source_worker):
+    from celery.result import AsyncResult
+
+    with exclusive("ingestion.sync.house", ttl=60):
+        # The weekly full sync meets a sync of the same source: not lost, only later.
+        result = sync_house_trades.delay(**H1_2026).get(timeout=60)
+    assert result["status"] == "deferred"
+    later = AsyncResult(result["deferred_to"]).get(timeout=120)
+    assert later["created"] == 11, source_worker.tail()
+    run = IngestionRun.objects.get()
+    assert (str(run.start_date), str(run.end_date)) == (H1_2026["start_date"], H1_2026["end_date"])
+    assert run.task_id == result["deferred_to"]
 
 
 def test_bad_arguments_fail_at_once_with_the_reason_and_are_not_retried(source_worker):
