@@ -361,6 +361,13 @@ def workers(request):
     started since the last health check while every known one answers is not asked:
     ``?live=1`` (or an empty record) broadcasts the ping at once, waiting the whole timeout.
     ``source`` says which answer is shown: ``known`` or ``broadcast``.
+
+    A known worker that did not answer a broadcast (this view's or the health check's) since
+    it was last seen is ``silent``: it is not asked again, so a worker stopped for good or
+    renamed by a redeploy costs one timeout once, not on every call until it ages out of the
+    record. It is still listed in ``missing`` (and in ``silent``) until then; when it answers
+    a broadcast again (``?live=1``, the next health check, or a call where no known worker
+    is left to ask) it is asked again.
     """
     from monitoring.health import workers_seen, workers_seen_record, workers_seen_window
     from monitoring.queues import workers_ping
@@ -370,17 +377,21 @@ def workers(request):
         return unavailable
     timeout = settings.API_CONTROL_TIMEOUT
     live = request.GET.get("live", "").lower() in {"1", "true", "yes"}
-    known = (
-        []
-        if live
-        else workers_seen().recent_workers(now=timezone.now(), within=workers_seen_window())
-    )
+    known: list[str] = []
+    silent: list[str] = []
+    if not live:
+        seen, now = workers_seen(), timezone.now()
+        known = seen.recent_workers(now=now, within=workers_seen_window())
+        silent = seen.silent_workers(now=now, within=workers_seen_window())
+    asked = [hostname for hostname in known if hostname not in silent]
+    asked_at = timezone.now()
     try:
-        ping = workers_ping(timeout=timeout, destination=known or None)
-        broadcast = not known
-        if known and set(known) - set(ping.hostnames):
+        ping = workers_ping(timeout=timeout, destination=asked or None)
+        broadcast = not asked
+        if asked and set(asked) - set(ping.hostnames):
             # A known worker did not answer: after a redeploy the record holds the old names
             # and the new workers are not among them. Ask everyone once.
+            asked_at = timezone.now()
             ping = workers_ping(timeout=timeout)
             broadcast = True
         hostnames = ping.hostnames
@@ -391,7 +402,7 @@ def workers(request):
         logger.warning("worker inspection failed: %s", exc)
         return error_response(503, "workers_unavailable", "the workers did not answer")
     try:
-        workers_seen_record(ping=ping)
+        workers_seen_record(ping=ping, broadcast=broadcast, asked_at=asked_at)
     except Exception as exc:  # the answer stands without the record
         logger.warning("recording the workers seen failed: %s", exc)
     body = []
@@ -417,6 +428,7 @@ def workers(request):
             "consumers": ping.consumers(),
             "source": "broadcast" if broadcast else "known",
             "missing": sorted(set(known) - set(hostnames)),
+            "silent": sorted(set(silent) - set(hostnames)),
             "checked_at": timezone.now().isoformat(),
         }
     )

@@ -309,15 +309,31 @@ class WorkersSeen:
     workers: dict[str, datetime] = field(default_factory=dict)  # hostname -> last seen
     queues: dict[str, datetime] = field(default_factory=dict)  # queue -> consumer last seen
     worker_queues: dict[str, list[str]] = field(default_factory=dict)  # hostname -> queues
+    # hostname -> when a broadcast ping went unanswered by it, for those not seen since.
+    silent: dict[str, datetime] = field(default_factory=dict)
 
     def recent_workers(self, *, now: datetime, within: float) -> list[str]:
         """Hostnames seen within ``within`` seconds of ``now``, sorted."""
         limit = now - timedelta(seconds=within)
         return sorted(name for name, seen in self.workers.items() if seen >= limit)
 
+    def silent_workers(self, *, now: datetime, within: float) -> list[str]:
+        """The recent workers that did not answer a broadcast since they were last seen."""
+        return [name for name in self.recent_workers(now=now, within=within) if name in self.silent]
 
-def workers_seen_record(*, ping: WorkerPing, now: datetime | None = None) -> None:
+
+def workers_seen_record(
+    *,
+    ping: WorkerPing,
+    now: datetime | None = None,
+    broadcast: bool = False,
+    asked_at: datetime | None = None,
+) -> None:
     """Remember when each worker and each queue's consumer was last seen.
+
+    ``broadcast``: ``ping`` asked everyone (sent at ``asked_at``, default ``now``) and each
+    worker had the whole timeout to answer, so a recent worker that did not is silent from
+    then on (``missed_at``) until it is seen again: /api/workers/ stops waiting for it.
 
     One Heartbeat row per worker (``worker:<hostname>``, with its queues) and per queue
     (``queue:<name>``), plus the ``workers`` row whose ``started_at`` is when monitoring first
@@ -343,6 +359,15 @@ def workers_seen_record(*, ping: WorkerPing, now: datetime | None = None) -> Non
         )
         for hostname in ping.hostnames
     ] + [Heartbeat(name=QUEUE_PREFIX + queue, started_at=now, seen_at=now) for queue in queues]
+    if broadcast:
+        asked_at = asked_at or now
+        Heartbeat.objects.filter(
+            name__startswith=WORKER_PREFIX,
+            seen_at__lt=asked_at,
+            seen_at__gte=asked_at - timedelta(seconds=workers_seen_window()),
+        ).exclude(name__in=[worker_heartbeat_name(hostname) for hostname in ping.hostnames]).update(
+            missed_at=asked_at
+        )
     if not rows:
         return
     Heartbeat.objects.bulk_create(rows, ignore_conflicts=True)
@@ -379,6 +404,8 @@ def workers_seen() -> WorkersSeen:
         elif row.name.startswith(WORKER_PREFIX):
             hostname = row.hostname or row.name.removeprefix(WORKER_PREFIX)
             seen.workers[hostname] = row.seen_at
+            if row.missed_at is not None and row.missed_at > row.seen_at:
+                seen.silent[hostname] = row.missed_at
             seen.worker_queues[hostname] = list((row.details or {}).get("queues") or [])
         else:
             seen.queues[row.name.removeprefix(QUEUE_PREFIX)] = row.seen_at
@@ -407,7 +434,8 @@ def check_workers(*, timeout: float | None = None, now: datetime | None = None) 
         except Exception as exc:  # broker down or hung: judge from what was seen before
             ping = WorkerPing()
             asked = f"could not ask the workers ({_one_line(exc)}); "
-        workers_seen_record(ping=ping, now=checked_at)
+        # A broadcast that got through: the workers it did not hear from are silent.
+        workers_seen_record(ping=ping, now=checked_at, broadcast=not asked)
         seen_before = workers_seen()
         first_look = seen_before.first_look or checked_at
         last_seen = seen_before.queues

@@ -32,6 +32,10 @@ class Heartbeat(models.Model):
     pid = models.PositiveIntegerField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(default=timezone.now)
+    # Workers (``worker:<hostname>`` rows): when a broadcast ping that everyone had the whole
+    # timeout to answer last went unanswered by it. Later than ``seen_at``: the worker is
+    # silent, and /api/workers/ does not wait for it again until it is seen.
+    missed_at = models.DateTimeField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
