@@ -8,7 +8,10 @@ A second beat started by mistake is a standby: it logs once "standby: beat leade
 sends nothing, and tries the lock every second or so; when the leader dies without releasing
 it (SIGKILL, lost host) the lock expires and the standby takes over within the TTL plus one
 try. On takeover the new leader re-reads every schedule from the database, and the leader
-writes ``last_run_at`` after every send, so the new leader neither repeats nor skips a run.
+writes ``last_run_at`` right after every send, so the new leader neither repeats nor skips a
+run; only a leader killed in the milliseconds between a send and that write leaves the run
+unrecorded, and the new leader sends it again (at least once, never lost: every scheduled task
+is idempotent).
 
 The leader writes the ``Heartbeat`` row "beat" (host, pid, since when it leads, last seen)
 every ``BEAT_HEARTBEAT_INTERVAL`` seconds; the health checks read its age.
@@ -109,7 +112,22 @@ class DatabaseScheduler(schedulers.DatabaseScheduler):
         super().setup_schedule()
         # Remember the change stamp the initial read saw, so the first change after start-up
         # is compared with it rather than with nothing.
-        self._last_timestamp = self.Changes.last_change()
+        try:
+            self._last_timestamp = self.Changes.last_change()
+        except Exception:  # the database is down: the read will fail and be retried anyway
+            logger.warning("beat: could not read the schedule change stamp", exc_info=True)
+
+    def reserve(self, entry):
+        # Upstream marks the entry dirty but leaves the *previous* entry object in the schedule
+        # dict: same model (so sync() saves the new last_run_at) but the old ``last_run_at``
+        # attribute, which ``is_due`` reads. Any rebuild of the heap from that dict before the
+        # next database read (a takeover's first ticks did one) found the entry due again and
+        # sent it a second time. Keep the dict's entry the advanced one, as celery's own
+        # Scheduler.reserve does.
+        new_entry = super().reserve(entry)
+        if self._schedule is not None and entry.name in self._schedule:
+            self._schedule[entry.name] = new_entry
+        return new_entry
 
     def schedule_changed(self) -> bool:
         # Upstream compares ``ts > (last or ts)``: when beat starts on a database where no
@@ -190,6 +208,10 @@ class DatabaseScheduler(schedulers.DatabaseScheduler):
         self._initial_read = True
         self._heap = None
         self.old_schedulers = None
+        # The change stamp this process saw when it started standing by is old: left as it
+        # is, the first schedule read (above) is followed at once by a second, "changed" one
+        # that invalidates the heap just built from the first.
+        self._last_timestamp = self.Changes.last_change()
         logger.warning("beat: leader now (%s)", self.leader_lock.token)
 
     def _become_standby(self) -> None:

@@ -1,14 +1,17 @@
 """Single beat: two real beat processes, one leader; the standby takes over when it dies."""
 
+import itertools
 import os
+import re
 import signal
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import redis
 from celery.beat import ScheduleEntry
 from django.conf import settings
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from capitolscope.beat import LEADER_KEY, DatabaseScheduler, LeaderLock
@@ -152,6 +155,90 @@ def test_only_the_leader_sends_and_the_standby_takes_over_when_it_is_killed(tmp_
         if standby is not None:
             standby.stop()
         app.control.purge()  # no worker ran the health checks they sent
+
+
+def sent(process, name: str) -> int:
+    return process.output().count(f"Sending due task {name} ")
+
+
+def send_times(process, name: str) -> list[datetime]:
+    """When ``process`` logged sending ``name`` (beat's own log timestamps)."""
+    stamps = re.findall(
+        rf"^\[(\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d,\d{{3}}): INFO/MainProcess\] "
+        rf"Scheduler: Sending due task {re.escape(name)} ",
+        process.output(),
+        flags=re.MULTILINE,
+    )
+    return [datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f") for stamp in stamps]
+
+
+def last_run_at(name: str):
+    return PeriodicTask.objects.get(name=name).last_run_at
+
+
+@pytest.mark.processes
+@pytest.mark.django_db(transaction=True)
+def test_a_takeover_neither_repeats_nor_skips_a_run(tmp_path, redis_client):
+    """The leader sends a 15-second schedule, records it, and is killed. The standby takes over
+    within the lease (4 s), long before the next run is due: a new leader working from a stale
+    ``last_run_at`` would send it again at once (a repeat); one that lost the entry would never
+    send it (a skip). It must send it once, when due: 15 s after the leader's run. Nor may it
+    send the every-second schedule twice in a row at takeover (it did: upstream left a stale
+    entry in the schedule dict, and the first ticks rebuilt the heap from it)."""
+    every = 15
+    every_second = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(
+        name="takeover fast", task="monitoring.system_health_check", interval=every_second
+    )
+    env = subprocess_env(BEAT_LEADER_LOCK_TTL=str(LOCK_TTL), BEAT_HEARTBEAT_INTERVAL="1")
+    leader = start_beat(tmp_path, env=env)
+    standby = None
+    try:
+        wait_until(lambda: sent(leader, "takeover fast") >= 1, timeout=20, what=leader.tail())
+        standby = start_beat(tmp_path, env=env)
+        wait_until(
+            lambda: "standby: beat leader is" in standby.output(), timeout=20, what=standby.tail()
+        )
+        # Due two seconds from now, then every 15 s.
+        created_last_run = timezone.now() - timedelta(seconds=every - 2)
+        slow = IntervalSchedule.objects.create(every=every, period=IntervalSchedule.SECONDS)
+        PeriodicTask.objects.create(
+            name="takeover slow",
+            task="monitoring.system_health_check",
+            interval=slow,
+            last_run_at=created_last_run,
+        )
+        wait_until(lambda: sent(leader, "takeover slow") >= 1, timeout=30, what=leader.tail())
+        # The leader records the run right after sending it (a kill in those milliseconds
+        # would leave it unrecorded: sent again, at least once; see capitolscope/beat.py).
+        wait_until(
+            lambda: last_run_at("takeover slow") > created_last_run,
+            timeout=10,
+            what="the leader to record the run",
+        )
+        os.kill(leader.pid, signal.SIGKILL)
+        ran_at = time.monotonic()
+        assert sent(leader, "takeover slow") == 1
+
+        wait_until(lambda: sent(standby, "takeover fast") >= 1, timeout=30, what=standby.tail())
+        took_over = time.monotonic() - ran_at
+        assert took_over < every - 5, took_over  # leaves room to see a repeat
+        assert sent(standby, "takeover slow") == 0, standby.tail()  # no repeat at takeover
+
+        wait_until(
+            lambda: sent(standby, "takeover slow") >= 1, timeout=every + 15, what=standby.tail()
+        )
+        next_run_after = time.monotonic() - ran_at
+        assert next_run_after >= every - 2, next_run_after  # on time: not early, not repeated
+        assert sent(standby, "takeover slow") == 1
+        fast = send_times(standby, "takeover fast")
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fast)]
+        assert len(fast) >= 5 and min(gaps) > 0.5, (gaps, standby.tail())
+    finally:
+        leader.stop()
+        if standby is not None:
+            standby.stop()
+        app.control.purge()
 
 
 @pytest.mark.processes
