@@ -14,6 +14,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import smtplib
 import socket
 import threading
@@ -175,18 +176,42 @@ def _smtp_code_error(code: int, text: bytes | str, what: str) -> DeliveryError:
     return DeliveryError(f"{what}: {code} {_smtp_text(text)}".strip(), permanent=500 <= code < 600)
 
 
+# What relays say when they will not relay for an unauthenticated client (Postfix "Relay
+# access denied", Sendmail "Relaying denied", Exchange "Unable to relay", 530 "Authentication
+# required"); not "User unknown in relay recipient table", a 5.1.1 about the address itself.
+_RELAY_REFUSAL = re.compile(
+    r"relay(?:ing)?\s+(?:access\s+)?(?:denied|not\s+permitted|prohibited)|unable\s+to\s+relay"
+    r"|authentication\s+required|must\s+authenticate",
+    re.IGNORECASE,
+)
+_ENHANCED_STATUS = re.compile(r"\s*[245]\.(\d{1,3})\.\d{1,3}\b")
+
+
 def _relay_refused(code: int, text: bytes | str) -> bool:
-    """A recipient refused because the server will not relay for us unauthenticated (530
-    "authentication required", "554 5.7.1 Relay access denied", …): our login is missing or
-    wrong, not the recipient's address."""
-    said = _smtp_text(text).lower()
-    return code == 530 or "relay" in said or "authentication required" in said
+    """A recipient refused because the server will not relay for us unauthenticated: our
+    login is missing or wrong, not the recipient's address."""
+    said = _smtp_text(text)
+    enhanced = _ENHANCED_STATUS.match(said)
+    if enhanced and enhanced.group(1) == "1":  # x.1.y: the address (unknown user, bad domain)
+        return False
+    return code == 530 or bool(_RELAY_REFUSAL.search(said))
 
 
-def _too_large(code: int, text: bytes | str) -> bool:
-    """MAIL FROM refused for the message's declared SIZE (552, or enhanced status 5.3.4):
-    this message is too big for the server, whatever the configuration."""
-    return code == 552 or _smtp_text(text).lstrip().startswith("5.3.4")
+_TOO_LARGE = re.compile(
+    r"^\s*5\.(?:3\.4|2\.3)\b|too\s+(?:large|big)|size\s+exceed|exceeds?\s.*\bsize",
+    re.IGNORECASE,
+)
+TOO_LARGE = (
+    "the mail server refused the message as too large (fewer trades per message: "
+    "ALERTS_MAX_TRADES_PER_MESSAGE)"
+)
+
+
+def _too_large(code: int, text: bytes | str, *, at_mail_from: bool) -> bool:
+    """The message is too big for the server, whatever the configuration: refused at
+    MAIL FROM for its declared SIZE (552), or after DATA saying so (5.3.4 / 5.2.3, "message
+    size exceeds ..."; a bare 552 there may be a full mailbox)."""
+    return (at_mail_from and code == 552) or bool(_TOO_LARGE.search(_smtp_text(text)))
 
 
 def _our_mail_settings_error(error: DeliveryError, *, delivery_id: int) -> DeliveryError:
@@ -246,13 +271,8 @@ class EmailChannel:
                 raise _smtp_code_error(
                     exc.smtp_code, exc.smtp_error, "the mail server deferred the message"
                 ) from None
-            if _too_large(exc.smtp_code, exc.smtp_error):
-                raise _smtp_code_error(
-                    exc.smtp_code,
-                    exc.smtp_error,
-                    "the mail server refused the message as too large (fewer trades per "
-                    "message: ALERTS_MAX_TRADES_PER_MESSAGE)",
-                ) from None
+            if _too_large(exc.smtp_code, exc.smtp_error, at_mail_from=True):
+                raise _smtp_code_error(exc.smtp_code, exc.smtp_error, TOO_LARGE) from None
             error = _smtp_code_error(
                 exc.smtp_code,
                 exc.smtp_error,
@@ -267,9 +287,11 @@ class EmailChannel:
             )
             raise _our_mail_settings_error(error, delivery_id=message.delivery_id) from None
         except smtplib.SMTPResponseException as exc:  # data refused, …
-            raise _smtp_code_error(
-                exc.smtp_code, exc.smtp_error, "the mail server answered"
-            ) from None
+            too_large = exc.smtp_code >= 500 and _too_large(
+                exc.smtp_code, exc.smtp_error, at_mail_from=False
+            )
+            what = TOO_LARGE if too_large else "the mail server answered"
+            raise _smtp_code_error(exc.smtp_code, exc.smtp_error, what) from None
         except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused, timeouts
             raise DeliveryError(
                 f"could not reach the mail server: {type(exc).__name__}: {exc}"
@@ -369,22 +391,26 @@ class _PinnedConnectionMixin:
         super().__init__(*args, **kwargs)
 
     def _new_conn(self) -> socket.socket:
-        # The connect timeout is a budget for all the addresses together, not one each: a
-        # name with many unreachable addresses must not hold the worker for a timeout per
-        # address (a webhook send stays within three timeouts: lookup, connect, exchange).
+        # The connect timeout is a budget for all the addresses together, not one each (six
+        # unreachable addresses would hold the worker six timeouts), shared out so that an
+        # address that drops packets cannot spend it all and starve the next one: each try
+        # gets an equal share of what is left (at least a second, or all of it), so a send
+        # stays within three timeouts (lookup, connect, exchange).
         budget = self.timeout if isinstance(self.timeout, (int, float)) else None
         started = time.monotonic()
         error: OSError | None = None
-        for address in self.addresses:  # in the resolver's order, as urllib3 would try them
+        for index, address in enumerate(self.addresses):
             timeout = self.timeout
             if budget is not None:
-                timeout = budget - (time.monotonic() - started)
-                if timeout <= 0:
+                remaining = budget - (time.monotonic() - started)
+                if remaining <= 0:
                     error = TimeoutError(f"no address answered within {budget:g} s")
                     break
+                share = remaining / (len(self.addresses) - index)
+                timeout = min(remaining, max(share, min(1.0, budget)))
             try:
                 sock = create_connection(
-                    (address, self.port),
+                    (address, self.port),  # in the resolver's order, as urllib3 would try them
                     timeout,
                     source_address=self.source_address,
                     socket_options=self.socket_options,
@@ -392,6 +418,10 @@ class _PinnedConnectionMixin:
             except OSError as exc:
                 error = exc
                 continue
+            # The TLS handshake and the request run under the connect timeout, as urllib3's
+            # own connections do (not under this try's share); the deadline bounds them all.
+            if budget is not None:
+                sock.settimeout(budget)
             if self.deadline is not None:
                 self.deadline.watch(sock)
             return sock

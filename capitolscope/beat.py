@@ -26,6 +26,7 @@ import time
 import uuid
 
 from django.conf import settings
+from django.db import close_old_connections
 from django.utils import timezone
 from django_celery_beat import schedulers
 
@@ -203,6 +204,7 @@ class DatabaseScheduler(schedulers.DatabaseScheduler):
         self.leading_since = timezone.now()
         self._standby_said = None
         self._last_heartbeat = 0.0
+        logger.warning("beat: leader now (%s)", self.leader_lock.token)
         # Re-read every schedule (and its last_run_at) from the database: what this process
         # loaded earlier may be older than what the previous leader sent.
         self._initial_read = True
@@ -210,9 +212,13 @@ class DatabaseScheduler(schedulers.DatabaseScheduler):
         self.old_schedulers = None
         # The change stamp this process saw when it started standing by is old: left as it
         # is, the first schedule read (above) is followed at once by a second, "changed" one
-        # that invalidates the heap just built from the first.
-        self._last_timestamp = self.Changes.last_change()
-        logger.warning("beat: leader now (%s)", self.leader_lock.token)
+        # that invalidates the heap just built from the first. The connection may have sat
+        # idle for as long as this process stood by (a server restart closed it).
+        try:
+            close_old_connections()
+            self._last_timestamp = self.Changes.last_change()
+        except Exception:  # the database is down: the read will fail and be retried anyway
+            logger.warning("beat: could not read the schedule change stamp", exc_info=True)
 
     def _become_standby(self) -> None:
         self.is_leader = False

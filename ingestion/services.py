@@ -720,10 +720,16 @@ def _upsert_filings(incoming: list[_Incoming], *, existing, source: str, counts)
     now = timezone.now()
     for item in incoming:
         status, error = _filing_status(item.raw)
-        # A digest only vouches for a complete reading: not for errors, rejected rows or an
-        # integrity problem (a damaged PDF, a row count that disagrees with the page), so the
-        # next reading is not taken for an unchanged duplicate and can clear the flag.
-        complete = status != Filing.Status.ERROR and not item.rejected_rows and not error
+        # A digest only vouches for a complete reading: not for errors, rejected rows or a
+        # document the source asks to read again (a damaged PDF download), so the next
+        # reading is not taken for an unchanged duplicate and can clear the flag. (Problems a
+        # new download cannot fix, such as a Senate page whose row count disagrees with its
+        # summary, keep their digest: read again, they would only be fetched every run.)
+        complete = (
+            status != Filing.Status.ERROR
+            and not item.rejected_rows
+            and not item.raw.extra.get("read_again")
+        )
         digest = item.digest if complete else ""
         values = {
             "filing_type": item.raw.filing_type[:40],

@@ -20,7 +20,8 @@ House-only facts of a filing go in ``RawFiling.extra``. Keys:
   (``[{"name", "owner", "location"?}]``), ``filing_comment``, ``initial_public_offering``
   ("Yes"/"No" radio), ``warnings``; paper scans: ``needs_review`` (why a person must read it);
   any PDF with compressed streams that do not decompress: ``integrity_error`` (the filing is
-  stored, flagged: rows or dates may be missing).
+  stored, flagged: rows or dates may be missing) and ``read_again`` (no source digest: the next
+  run reads it again, a whole download clears the flag).
 
 RawTrade.extra for PDF rows: ``page``, ``house_row_id`` (amended rows), ``location`` (the
 "Location:" sub-line), ``owner_as_printed``/``owner_inherited_from`` (owner taken from an
@@ -522,6 +523,8 @@ def parse_house_ptr_pdf(data: bytes, *, doc_id: str, location: str) -> RawFiling
     )
     if damaged:
         filing.extra["integrity_error"] = _damage_note(damaged)
+        # Another download may be whole: the filing must be read again, not skipped as known.
+        filing.extra["read_again"] = True
     return filing
 
 
@@ -603,9 +606,29 @@ _decompress_corrupted = pdftypes.decompress_corrupted
 
 def _decompress_corrupted_counted(data: bytes) -> bytes:
     damaged = _damaged_streams.get()
-    if damaged is not None:
+    if damaged is None:
+        return _decompress_corrupted(data)
+    try:
+        result = _decompress_corrupted(data)
+    except zlib.error:
+        damaged.append(len(data))  # pdfminer then keeps nothing of the stream
+        raise
+    if not _checksum_only_missing(data):
         damaged.append(len(data))
-    return _decompress_corrupted(data)
+    return result
+
+
+def _checksum_only_missing(data: bytes) -> bool:
+    """Whether zlib ``data`` is a whole deflate stream that merely lacks its Adler-32 checksum
+    (some producers cut it): then pdfminer's fallback loses nothing. A checksum that is there
+    and does not match means the bytes changed: the inflated text may be garbage even though
+    it inflated to the end."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate: no header, no checksum
+    try:
+        inflater.decompress(data[2:])  # past the two-byte zlib header
+    except zlib.error:
+        return False
+    return inflater.eof and len(inflater.unused_data) < 4
 
 
 pdftypes.decompress_corrupted = _decompress_corrupted_counted

@@ -193,6 +193,25 @@ def test_a_message_too_large_for_the_server_fails_for_good_naming_the_limit(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+def test_a_message_refused_as_too_large_after_data_fails_for_good_naming_the_limit(
+    alice, smtp_settings, smtp_server, pelosi
+):
+    # Servers that do not advertise SIZE refuse the size after DATA (Gmail: 552 5.2.3).
+    smtp_server.handler.fail(
+        "DATA", "552 5.2.3 Your message exceeded Google's message size limits", times=9
+    )
+    subscription = services.subscription_create(
+        owner=alice, name="to carol", channel="email", target="carol@example.org"
+    )
+    make_trade(pelosi)
+    delivery = matched_delivery(subscription)
+
+    assert services.delivery_send(delivery_id=delivery.pk).status == "failed"
+    delivery.refresh_from_db()
+    assert "refused the message as too large" in delivery.last_error
+    assert "ALERTS_MAX_TRADES_PER_MESSAGE" in delivery.last_error
+
+
 def test_a_busy_server_deferring_at_mail_from_is_retried_quietly(
     alice_by_email, strict_mail_settings, strict_smtp_server, pelosi, caplog
 ):
@@ -240,6 +259,32 @@ def test_a_relay_refusing_us_at_rcpt_is_our_login_retried_and_logged(
     # The operator sets the login (here: the refusal stops): the kept delivery goes out.
     assert services.delivery_send(delivery_id=delivery.pk).status == "sent"
     assert len(smtp_server.handler.messages) == 1
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "550 5.1.1 <carol@example.org>: Recipient address rejected: User unknown in relay "
+        "recipient table",
+        "550 5.1.1 <carol@example.org>: Recipient address rejected: User unknown",
+    ],
+)
+def test_an_unknown_recipient_at_a_relay_still_fails_at_once(
+    refusal, alice, smtp_settings, smtp_server, pelosi, caplog
+):
+    smtp_server.handler.fail("RCPT", refusal, times=9, address="carol@")
+    subscription = services.subscription_create(
+        owner=alice, name="to carol", channel="email", target="carol@example.org"
+    )
+    make_trade(pelosi)
+    delivery = matched_delivery(subscription)
+
+    assert services.delivery_send(delivery_id=delivery.pk).status == "failed"
+    delivery.refresh_from_db()
+    assert delivery.last_error.startswith(
+        "permanent failure: the mail server refused the recipient"
+    )
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_a_refused_recipient_still_fails_at_once(

@@ -100,6 +100,42 @@ def test_a_name_with_many_unreachable_addresses_is_given_up_within_one_connect_t
     assert took < 2.0, took
 
 
+def test_an_unreachable_first_address_leaves_time_to_deliver_to_the_next(
+    alice, smtp_settings, resolver, webhook_receiver, pelosi
+):
+    """The name's first address drops packets (a dead node in a round-robin); the second is
+    the real receiver. The budget is shared, so the second still gets its try, and the TLS or
+    request write is not left with the scraps of it."""
+    smtp_settings.ALERTS_WEBHOOK_TIMEOUT = 2.0
+    port = webhook_receiver.port
+    dead = socket.socket()
+    dead.bind(("127.0.0.3", port))  # same port, another loopback address
+    dead.listen(0)
+    filler = socket.create_connection(("127.0.0.3", port), timeout=2)
+    resolver.answers["hooks.round-robin.test"] = ["127.0.0.3", "127.0.0.1"]
+    try:
+        subscription = services.subscription_create(
+            owner=alice,
+            name="hook",
+            channel="webhook",
+            target=f"http://hooks.round-robin.test:{port}/hooks/alice",
+        )
+        webhook_receiver.secrets["alice"] = subscription.signing_secret
+        make_trade(pelosi)
+        [delivery_id] = services.trades_match().delivery_ids
+
+        started = time.monotonic()
+        outcome = services.delivery_send(delivery_id=delivery_id)
+        took = time.monotonic() - started
+    finally:
+        filler.close()
+        dead.close()
+
+    assert outcome.status == "sent", Delivery.objects.get(pk=delivery_id).last_error
+    assert webhook_receiver.verified == [("alice", str(delivery_id))]
+    assert 0.5 < took < 2.0, took  # half the budget spent on the dead address, not all of it
+
+
 def test_the_check_warns_when_the_soft_limit_is_shorter_than_a_slow_webhook_send(settings):
     settings.ALERTS_WEBHOOK_TIMEOUT = 10.0
     settings.ALERTS_DELIVERY_SOFT_TIME_LIMIT = 60

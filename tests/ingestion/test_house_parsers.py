@@ -866,3 +866,13 @@ def test_a_ptr_pdf_whose_compressed_streams_are_damaged_is_flagged_never_silentl
             losses += 1
             assert "decompress" in filing.extra.get("integrity_error", ""), (start, length)
     assert losses >= 3  # the damage did cost rows or dates somewhere: the test is not vacuous
+
+
+def test_a_stream_only_missing_its_checksum_is_not_damage_a_wrong_checksum_is() -> None:
+    import zlib
+
+    whole = zlib.compress(b"Periodic Transaction Report " * 40)
+    assert house._checksum_only_missing(whole[:-4])  # cut checksum: nothing lost
+    bad_sum = whole[:-4] + bytes(b ^ 0xFF for b in whole[-4:])
+    assert not house._checksum_only_missing(bad_sum)  # bytes changed somewhere
+    assert not house._checksum_only_missing(whole[: len(whole) // 2])  # cut short

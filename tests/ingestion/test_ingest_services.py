@@ -422,3 +422,28 @@ def test_an_error_while_trades_are_being_written_leaves_nothing_of_the_chunk(mon
     assert "failed while deciding trade 3000" in run.error
     monkeypatch.undo()
     assert import_file(HOUSE_FEED, "house-watcher")["created"] == 6535
+
+
+def test_a_page_with_an_integrity_problem_keeps_its_digest_and_is_not_read_as_new_again():
+    """A Senate page whose row count disagrees with its own summary is flagged; another
+    download would say the same, so it keeps its digest and a re-read is unchanged."""
+    filing = _senate_filing("ptr-whitehouse-4aa0094d.html")
+    filing.extra["integrity_error"] = "page says 4 transactions total, 3 rows read"
+    first = _ingest([filing])
+    stored = Filing.objects.get(doc_id=filing.doc_id)
+    assert stored.error == "page says 4 transactions total, 3 rows read" and stored.source_digest
+    again = _ingest([filing])
+    assert (again["created"], again["updated"]) == (0, 0)
+    assert again["unchanged"] == first["created"]
+
+
+def test_a_damaged_download_gets_no_digest_so_the_next_reading_replaces_it():
+    filing = _senate_filing("ptr-whitehouse-4aa0094d.html")
+    filing.extra.update(integrity_error="1 compressed stream ... does not decompress",
+                        read_again=True)  # fmt: skip
+    _ingest([filing])
+    assert Filing.objects.get(doc_id=filing.doc_id).source_digest == ""
+    whole = _senate_filing("ptr-whitehouse-4aa0094d.html")
+    _ingest([whole])
+    stored = Filing.objects.get(doc_id=filing.doc_id)
+    assert stored.error == "" and stored.source_digest
