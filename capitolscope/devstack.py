@@ -56,8 +56,11 @@ def port_is_free(host: str, port: int) -> bool:
             return False
 
 
-def prepare_database() -> str:
-    """Check, migrate, create the admin user and the default schedules; return the DB URL."""
+def prepare_database() -> tuple[str, str]:
+    """Check, migrate, create the admin user and the default schedules; return the DB URL and
+    what ``ensure_superuser`` said (the generated password, shown once, goes in the banner)."""
+    import io
+
     import django
 
     django.setup()
@@ -70,10 +73,26 @@ def prepare_database() -> str:
     except Exception as exc:
         fail(f"database {settings.DATABASE_DISPLAY} is unreachable: {str(exc).strip()}")
     call_command("migrate", interactive=False, verbosity=0)
-    call_command("ensure_superuser")
+    said = io.StringIO()
+    call_command("ensure_superuser", stdout=said)
+    admin = said.getvalue().strip()
+    print(admin, flush=True)
+    if "already exists" in admin:
+        admin += "; forgot its password? .venv/bin/python manage.py changepassword <user>"
     call_command("setup_schedules")
     connection.close()
-    return settings.DATABASE_DISPLAY
+    return settings.DATABASE_DISPLAY, admin
+
+
+def first_health_check(*, countdown: int = 10) -> None:
+    """Ask for a health check once the worker and beat had time to start, so the dashboard
+    does not say "Health unknown" until the 5-minute schedule first runs."""
+    try:
+        from monitoring.tasks import system_health_check
+
+        system_health_check.apply_async(countdown=countdown)
+    except Exception as exc:  # the broker went away meanwhile: the schedule will run it
+        print(f"capitolscope: could not ask for a first health check: {exc}", flush=True)
 
 
 class Supervisor:
@@ -173,7 +192,7 @@ def main() -> int:
         # Every child (and the settings loaded below) sees the same broker.
         if broker.origin in ("local", "embedded") or not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = broker.url  # a separate REDIS_URL (locks) is kept
-        database = prepare_database()
+        database, admin = prepare_database()
 
         flower_auth = os.environ.get("FLOWER_BASIC_AUTH", "").strip()
         flower_note = "credentials from FLOWER_BASIC_AUTH"
@@ -192,11 +211,12 @@ def main() -> int:
             f"  alerts   http://{web_host}:{web_port}/subscriptions/  (any user's subscriptions)\n"
             f"  admin    http://{web_host}:{web_port}/admin/\n"
             f"  api      http://{web_host}:{web_port}/api/  (staff session or bearer token)\n"
-            f"  health   http://{web_host}:{web_port}/health/\n"
+            f"  health   http://{web_host}:{web_port}/health/  (first full check in ~10 s)\n"
             f"  flower   http://{flower_host}:{flower_port}/  ({flower_note})\n"
             f"  database {database}\n"
             f"  broker   {broker.describe()}\n"
             f"  logs     {log_dir}/<process>.log\n"
+            f"  {admin}\n"
             "Press Ctrl-C to stop everything.\n",
             flush=True,
         )
@@ -209,6 +229,7 @@ def main() -> int:
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         supervisor.start()
+        first_health_check()
         status = supervisor.wait()
         supervisor.stop()
         return 0 if stop_requested.is_set() else status

@@ -2,6 +2,7 @@
 
 import base64
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,6 +141,13 @@ def test_the_run_command_starts_web_worker_beat_and_flower_and_ctrl_c_stops_them
         assert "beat: Starting" in text
         for name in ("web", "worker", "beat", "flower"):
             assert (tmp_path / "log" / f"{name}.log").stat().st_size > 0
+        # The first full health check is asked for at start (the dashboard has a result
+        # within seconds, not after the 5-minute schedule first runs).
+        wait_until(
+            lambda: re.search(r"monitoring\.system_health_check\[[^]]+\] succeeded", output()),
+            timeout=60,
+            what=f"the first health check\n{output()[-3000:]}",
+        )
         children = psutil.Process(stack.pid).children(recursive=True)
         assert len(children) >= 4
 
