@@ -181,12 +181,21 @@ def worker_metrics(*, now: dt.datetime) -> list[Metric]:
 
     within = workers_seen_window()
     seen = workers_seen()
+    recent = seen.recent_workers(now=now, within=within)
+    silent = seen.silent_workers(now=now, within=within)
     count = Metric(
         "capitolscope_workers_seen",
         f"Workers that answered a control ping in the last {within} s (twice "
-        "HEALTH_WORKER_DOWN_AFTER), as recorded by the health check and GET /api/workers/.",
+        "HEALTH_WORKER_DOWN_AFTER) and no broadcast ping since without answering, as recorded "
+        "by the health check and GET /api/workers/.",
     )
-    count.add(len(seen.recent_workers(now=now, within=within)))
+    count.add(len(recent) - len(silent))
+    quiet = Metric(
+        "capitolscope_workers_silent",
+        f"Workers seen in the last {within} s that did not answer a broadcast ping since "
+        "(stopped, renamed by a redeploy, or too busy to answer).",
+    )
+    quiet.add(len(silent))
     last = Metric(
         "capitolscope_worker_last_seen_timestamp_seconds",
         "Unix time each worker last answered a control ping (forgotten after "
@@ -194,7 +203,7 @@ def worker_metrics(*, now: dt.datetime) -> list[Metric]:
     )
     for hostname, seen_at in sorted(seen.workers.items()):
         last.add(round(seen_at.timestamp(), 3), worker=hostname)
-    return [count, last]
+    return [count, quiet, last]
 
 
 def metrics_collect(*, now: dt.datetime | None = None) -> list[Metric]:

@@ -608,6 +608,7 @@ class RunStats:
     failed: int = 0
     last_status: str = ""
     last_task_id: str = ""
+    last_at: dt.datetime | None = None  # when the latest recorded run was sent
     median: dt.timedelta | None = None
     p95: dt.timedelta | None = None
 
@@ -638,6 +639,7 @@ def run_stats(rows: Iterable[TaskResult]) -> RunStats:
         return stats
     stats.last_status = rows[0].status
     stats.last_task_id = rows[0].task_id
+    stats.last_at = rows[0].date_created
     stats.succeeded = sum(1 for row in rows if row.status == states.SUCCESS)
     stats.failed = sum(1 for row in rows if row.status in states.PROPAGATE_STATES)
     durations = [
@@ -667,6 +669,17 @@ class ScheduleRow:
     next_run: dt.datetime | None
     missed: bool
     stats: RunStats
+
+    @property
+    def last_run(self) -> dt.datetime | None:
+        """The latest run: beat's ``last_run_at``, or a later run recorded in the task history
+        (a "run now", which beat does not count)."""
+        return latest_run(self.task, self.stats)
+
+
+def latest_run(task: PeriodicTask, stats: RunStats) -> dt.datetime | None:
+    known = [moment for moment in (task.last_run_at, stats.last_at) if moment is not None]
+    return max(known) if known else None
 
 
 def schedules_overview(*, now: dt.datetime | None = None) -> list[ScheduleRow]:

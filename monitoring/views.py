@@ -150,6 +150,7 @@ def schedule_detail(request, pk: int):
     task = _schedule_or_404(pk)
     now = timezone.now()
     runs = selectors.schedule_recent_runs(name=task.name)
+    stats = selectors.run_stats(runs)
     return render(
         request,
         "monitoring/schedule_detail.html",
@@ -160,7 +161,8 @@ def schedule_detail(request, pk: int):
             if task.enabled
             else [],
             "missed": selectors.schedule_is_missed(task, now=now),
-            "stats": selectors.run_stats(runs),
+            "stats": stats,
+            "last_run": selectors.latest_run(task, stats),
             "runs": [
                 (row, selectors.duration_text(selectors.task_result_duration(row))) for row in runs
             ],

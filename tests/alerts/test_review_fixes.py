@@ -172,6 +172,15 @@ def test_a_refused_sender_address_is_retried_and_logged_as_an_error(
     assert services.delivery_send(delivery_id=delivery.pk).status == "sent"
 
 
+def delivery_to_carol(alice, pelosi) -> Delivery:
+    """A matched, pending email delivery to carol@example.org (a new trade of ``pelosi``)."""
+    subscription = services.subscription_create(
+        owner=alice, name="to carol", channel="email", target="carol@example.org"
+    )
+    make_trade(pelosi)
+    return matched_delivery(subscription)
+
+
 def test_a_message_too_large_for_the_server_fails_for_good_naming_the_limit(
     alice_by_email, strict_mail_settings, strict_smtp_server, pelosi, caplog
 ):
@@ -200,11 +209,7 @@ def test_a_message_refused_as_too_large_after_data_fails_for_good_naming_the_lim
     smtp_server.handler.fail(
         "DATA", "552 5.2.3 Your message exceeded Google's message size limits", times=9
     )
-    subscription = services.subscription_create(
-        owner=alice, name="to carol", channel="email", target="carol@example.org"
-    )
-    make_trade(pelosi)
-    delivery = matched_delivery(subscription)
+    delivery = delivery_to_carol(alice, pelosi)
 
     assert services.delivery_send(delivery_id=delivery.pk).status == "failed"
     delivery.refresh_from_db()
@@ -242,11 +247,7 @@ def test_a_relay_refusing_us_at_rcpt_is_our_login_retried_and_logged(
     # A smarthost that relays only for logged-in clients, and no login configured: it
     # refuses every recipient. That is our configuration, not a bad address.
     smtp_server.handler.fail("RCPT", refusal, times=1, address="carol@")
-    subscription = services.subscription_create(
-        owner=alice, name="to carol", channel="email", target="carol@example.org"
-    )
-    make_trade(pelosi)
-    delivery = matched_delivery(subscription)
+    delivery = delivery_to_carol(alice, pelosi)
 
     assert services.delivery_send(delivery_id=delivery.pk).status == "retry"
     delivery.refresh_from_db()
@@ -273,11 +274,7 @@ def test_an_unknown_recipient_at_a_relay_still_fails_at_once(
     refusal, alice, smtp_settings, smtp_server, pelosi, caplog
 ):
     smtp_server.handler.fail("RCPT", refusal, times=9, address="carol@")
-    subscription = services.subscription_create(
-        owner=alice, name="to carol", channel="email", target="carol@example.org"
-    )
-    make_trade(pelosi)
-    delivery = matched_delivery(subscription)
+    delivery = delivery_to_carol(alice, pelosi)
 
     assert services.delivery_send(delivery_id=delivery.pk).status == "failed"
     delivery.refresh_from_db()

@@ -194,3 +194,15 @@ def test_a_task_name_with_quotes_in_the_database_survives_the_scrape(scraper):
     result('odd"name\\x', "SUCCESS", done=timezone.now())
     tasks = scrape(scraper)["capitolscope_tasks_total"]
     assert tasks[(("state", "SUCCESS"), ("task", 'odd"name\\x'))] == 1
+
+
+def test_a_worker_that_missed_a_broadcast_since_it_was_seen_counts_as_silent(scraper):
+    now = timezone.now()
+    seen_at = now - dt.timedelta(seconds=60)
+    pinged = WorkerPing(workers={"gone@h": ["default"], "alive@h": ["default"]})
+    workers_seen_record(ping=pinged, now=seen_at)
+    # A broadcast since: only one of them answered (the other was stopped or renamed).
+    workers_seen_record(ping=WorkerPing(workers={"alive@h": ["default"]}), now=now, broadcast=True)
+    families = scrape(scraper)
+    assert families["capitolscope_workers_seen"][()] == 1
+    assert families["capitolscope_workers_silent"][()] == 1

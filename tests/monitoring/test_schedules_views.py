@@ -7,6 +7,7 @@ import re
 import pytest
 import time_machine
 from django.test import Client
+from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 from django_celery_results.models import TaskResult
 
@@ -215,4 +216,9 @@ def test_run_now_sends_the_task_with_its_arguments_as_a_run_of_the_schedule(work
     assert row.worker == worker.hostname
     page = staff_client.get(f"/ops/schedules/{task.pk}/").content.decode()
     assert task_id in page
+    # Beat never sent it, but it ran: the pages say when, not "never".
+    when = timezone.localtime(row.date_created).strftime("%Y-%m-%d %H:%M")
+    assert f"<th>last run</th><td>{when}" in page
+    listing = staff_client.get("/ops/schedules/").content.decode()
+    assert when in listing
     celery_app.control.purge()
