@@ -180,8 +180,9 @@ def _smtp_code_error(code: int, text: bytes | str, what: str) -> DeliveryError:
 # access denied", Sendmail "Relaying denied", Exchange "Unable to relay", 530 "Authentication
 # required"); not "User unknown in relay recipient table", a 5.1.1 about the address itself.
 _RELAY_REFUSAL = re.compile(
-    r"relay(?:ing)?\s+(?:access\s+)?(?:denied|not\s+permitted|prohibited)|unable\s+to\s+relay"
-    r"|authentication\s+required|must\s+authenticate",
+    r"relay(?:ing)?\b[^.;]{0,40}?\b(?:denied|refused|not\s+(?:permitted|allowed)|prohibited"
+    r"|disallowed)|unable\s+to\s+relay|authentication\s+(?:is\s+)?required"
+    r"|requires?\s+(?:smtp\s+)?auth|auth\s+(?:is\s+)?required|must\s+authenticate",
     re.IGNORECASE,
 )
 _ENHANCED_STATUS = re.compile(r"\s*[245]\.(\d{1,3})\.\d{1,3}\b")
@@ -210,8 +211,13 @@ TOO_LARGE = (
 def _too_large(code: int, text: bytes | str, *, at_mail_from: bool) -> bool:
     """The message is too big for the server, whatever the configuration: refused at
     MAIL FROM for its declared SIZE (552), or after DATA saying so (5.3.4 / 5.2.3, "message
-    size exceeds ..."; a bare 552 there may be a full mailbox)."""
-    return (at_mail_from and code == 552) or bool(_TOO_LARGE.search(_smtp_text(text)))
+    size exceeds ..."). Not a full mailbox (x.2.2, "mailbox size exceeded"), whose bare 552
+    looks the same."""
+    said = _smtp_text(text)
+    enhanced = _ENHANCED_STATUS.match(said)
+    if enhanced and said.lstrip().split(" ", 1)[0].endswith(".2.2"):
+        return False
+    return (at_mail_from and code == 552) or bool(_TOO_LARGE.search(said))
 
 
 def _our_mail_settings_error(error: DeliveryError, *, delivery_id: int) -> DeliveryError:
@@ -394,8 +400,8 @@ class _PinnedConnectionMixin:
         # The connect timeout is a budget for all the addresses together, not one each (six
         # unreachable addresses would hold the worker six timeouts), shared out so that an
         # address that drops packets cannot spend it all and starve the next one: each try
-        # gets an equal share of what is left (at least a second, or all of it), so a send
-        # stays within three timeouts (lookup, connect, exchange).
+        # gets an equal share of what is left (at least a second, or half a shorter budget),
+        # so a send stays within three timeouts (lookup, connect, exchange).
         budget = self.timeout if isinstance(self.timeout, (int, float)) else None
         started = time.monotonic()
         error: OSError | None = None
@@ -407,7 +413,9 @@ class _PinnedConnectionMixin:
                     error = TimeoutError(f"no address answered within {budget:g} s")
                     break
                 share = remaining / (len(self.addresses) - index)
-                timeout = min(remaining, max(share, min(1.0, budget)))
+                # At least a second (or half a short budget), so that even a budget under a
+                # second leaves a second address its try.
+                timeout = min(remaining, max(share, min(1.0, budget / 2)))
             try:
                 sock = create_connection(
                     (address, self.port),  # in the resolver's order, as urllib3 would try them

@@ -21,6 +21,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from django.utils import timezone
+
 from capitolscope.broker import BrokerUnavailable, resolve_broker
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -75,8 +77,7 @@ def prepare_database() -> tuple[str, str]:
     call_command("migrate", interactive=False, verbosity=0)
     said = io.StringIO()
     call_command("ensure_superuser", stdout=said)
-    admin = said.getvalue().strip()
-    print(admin, flush=True)
+    admin = said.getvalue().strip()  # shown in the banner
     if "already exists" in admin:
         admin += "; forgot its password? .venv/bin/python manage.py changepassword <user>"
     call_command("setup_schedules")
@@ -84,15 +85,30 @@ def prepare_database() -> tuple[str, str]:
     return settings.DATABASE_DISPLAY, admin
 
 
-def first_health_check(*, countdown: int = 10) -> None:
-    """Ask for a health check once the worker and beat had time to start, so the dashboard
-    does not say "Health unknown" until the 5-minute schedule first runs."""
-    try:
-        from monitoring.tasks import system_health_check
+def first_health_check(*, started_at, stop: threading.Event, wait: float = 120.0) -> None:
+    """Ask for a full health check once beat leads (its heartbeat is newer than this start)
+    and a worker answers a ping, so the dashboard has a result within seconds instead of
+    saying "Health unknown" until the 5-minute schedule first runs, and does not judge beat
+    or the workers before they are up. Run on a thread; gives up quietly after ``wait``."""
+    from django.db import close_old_connections
 
-        system_health_check.apply_async(countdown=countdown)
-    except Exception as exc:  # the broker went away meanwhile: the schedule will run it
+    from capitolscope.celery import app
+    from monitoring.models import Heartbeat
+    from monitoring.tasks import system_health_check
+
+    deadline = time.monotonic() + wait
+    try:
+        while not stop.is_set() and time.monotonic() < deadline:
+            close_old_connections()
+            beat_up = Heartbeat.objects.filter(name="beat", seen_at__gte=started_at).exists()
+            if beat_up and app.control.ping(timeout=1.0):
+                system_health_check.delay()
+                return
+            stop.wait(1.0)
+    except Exception as exc:  # the schedule runs it anyway, every 5 minutes
         print(f"capitolscope: could not ask for a first health check: {exc}", flush=True)
+    finally:
+        close_old_connections()
 
 
 class Supervisor:
@@ -211,7 +227,7 @@ def main() -> int:
             f"  alerts   http://{web_host}:{web_port}/subscriptions/  (any user's subscriptions)\n"
             f"  admin    http://{web_host}:{web_port}/admin/\n"
             f"  api      http://{web_host}:{web_port}/api/  (staff session or bearer token)\n"
-            f"  health   http://{web_host}:{web_port}/health/  (first full check in ~10 s)\n"
+            f"  health   http://{web_host}:{web_port}/health/\n"
             f"  flower   http://{flower_host}:{flower_port}/  ({flower_note})\n"
             f"  database {database}\n"
             f"  broker   {broker.describe()}\n"
@@ -228,8 +244,14 @@ def main() -> int:
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+        started_at = timezone.now()
         supervisor.start()
-        first_health_check()
+        threading.Thread(
+            target=first_health_check,
+            kwargs={"started_at": started_at, "stop": supervisor.stopping},
+            name="first health check",
+            daemon=True,
+        ).start()
         status = supervisor.wait()
         supervisor.stop()
         return 0 if stop_requested.is_set() else status

@@ -217,6 +217,18 @@ def test_a_message_refused_as_too_large_after_data_fails_for_good_naming_the_lim
     assert "ALERTS_MAX_TRADES_PER_MESSAGE" in delivery.last_error
 
 
+def test_a_full_mailbox_after_data_is_not_called_a_message_too_large(
+    alice, smtp_settings, smtp_server, pelosi
+):
+    smtp_server.handler.fail("DATA", "552 5.2.2 <carol@example.org>: mailbox size exceeded")
+    delivery = delivery_to_carol(alice, pelosi)
+
+    assert services.delivery_send(delivery_id=delivery.pk).status == "failed"
+    delivery.refresh_from_db()
+    assert "mailbox size exceeded" in delivery.last_error
+    assert "too large" not in delivery.last_error
+
+
 def test_a_busy_server_deferring_at_mail_from_is_retried_quietly(
     alice_by_email, strict_mail_settings, strict_smtp_server, pelosi, caplog
 ):
@@ -239,6 +251,13 @@ def test_a_busy_server_deferring_at_mail_from_is_retried_quietly(
     [
         "554 5.7.1 <carol@example.org>: Relay access denied",
         "530 5.7.0 Authentication required",
+        "550 5.7.1 Unable to relay for carol@example.org",
+        "550 5.7.1 Relaying not allowed",
+        "553 5.7.1 Relaying disallowed",
+        "550 Authentication is required for relay",
+        "550 SMTP AUTH is required for message submission",
+        "503 This mail server requires authentication when attempting to send to a "
+        "non-local e-mail address",
     ],
 )
 def test_a_relay_refusing_us_at_rcpt_is_our_login_retried_and_logged(
@@ -268,6 +287,7 @@ def test_a_relay_refusing_us_at_rcpt_is_our_login_retried_and_logged(
         "550 5.1.1 <carol@example.org>: Recipient address rejected: User unknown in relay "
         "recipient table",
         "550 5.1.1 <carol@example.org>: Recipient address rejected: User unknown",
+        "552 5.2.2 <carol@example.org>: Recipient address rejected: mailbox size exceeded",
     ],
 )
 def test_an_unknown_recipient_at_a_relay_still_fails_at_once(
