@@ -185,7 +185,7 @@ _RELAY_REFUSAL = re.compile(
     r"|requires?\s+(?:smtp\s+)?auth|auth\s+(?:is\s+)?required|must\s+authenticate",
     re.IGNORECASE,
 )
-_ENHANCED_STATUS = re.compile(r"\s*[245]\.(\d{1,3})\.\d{1,3}\b")
+_ENHANCED_STATUS = re.compile(r"\s*[245]\.(\d{1,3})\.(\d{1,3})\b")  # class.subject.detail
 
 
 def _relay_refused(code: int, text: bytes | str) -> bool:
@@ -215,7 +215,7 @@ def _too_large(code: int, text: bytes | str, *, at_mail_from: bool) -> bool:
     looks the same."""
     said = _smtp_text(text)
     enhanced = _ENHANCED_STATUS.match(said)
-    if enhanced and said.lstrip().split(" ", 1)[0].endswith(".2.2"):
+    if enhanced and enhanced.groups() == ("2", "2"):  # x.2.2: mailbox full
         return False
     return (at_mail_from and code == 552) or bool(_TOO_LARGE.search(said))
 

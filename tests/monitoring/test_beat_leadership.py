@@ -31,8 +31,17 @@ def redis_client():
     client.close()
 
 
-def sends(process) -> int:
-    return process.output().count("Sending due task leader test")
+def sent(process, name: str) -> int:
+    """How many times ``process`` (a beat) logged sending schedule ``name``."""
+    return process.output().count(f"Sending due task {name} ")
+
+
+def every_second(name: str) -> PeriodicTask:
+    """A schedule running the health check every second."""
+    interval = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS)
+    return PeriodicTask.objects.create(
+        name=name, task="monitoring.system_health_check", interval=interval
+    )
 
 
 def test_a_second_lock_holder_is_refused_until_the_first_lease_ends(redis_client):
@@ -102,15 +111,16 @@ def test_a_leader_that_cannot_reach_redis_stops_leading_before_its_lease_runs_ou
 @pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 def test_only_the_leader_sends_and_the_standby_takes_over_when_it_is_killed(tmp_path, redis_client):
-    every_second = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(
-        name="leader test", task="monitoring.system_health_check", interval=every_second
-    )
+    every_second("leader test")
     env = subprocess_env(BEAT_LEADER_LOCK_TTL=str(LOCK_TTL), BEAT_HEARTBEAT_INTERVAL="1")
     leader = start_beat(tmp_path, env=env)
     standby = None
     try:
-        wait_until(lambda: sends(leader) >= 1, timeout=20, what=f"leader sends\n{leader.tail()}")
+        wait_until(
+            lambda: sent(leader, "leader test") >= 1,
+            timeout=20,
+            what=f"leader sends\n{leader.tail()}",
+        )
         standby = start_beat(tmp_path, env=env)
         wait_until(
             lambda: "standby: beat leader is" in standby.output(),
@@ -119,9 +129,11 @@ def test_only_the_leader_sends_and_the_standby_takes_over_when_it_is_killed(tmp_
         )
         assert f"pid {leader.pid}" in standby.output()
         assert standby.output().count("standby: beat leader is") == 1  # said once
-        already = sends(leader)
-        wait_until(lambda: sends(leader) >= already + 3, timeout=20, what="three more sends")
-        assert sends(standby) == 0, standby.tail()
+        already = sent(leader, "leader test")
+        wait_until(
+            lambda: sent(leader, "leader test") >= already + 3, timeout=20, what="three more sends"
+        )
+        assert sent(standby, "leader test") == 0, standby.tail()
 
         heartbeat = wait_until(
             lambda: Heartbeat.objects.filter(name="beat", pid=leader.pid).first(),
@@ -138,7 +150,7 @@ def test_only_the_leader_sends_and_the_standby_takes_over_when_it_is_killed(tmp_
         os.kill(leader.pid, signal.SIGKILL)  # no chance to release the lock
         killed_at = time.monotonic()
         wait_until(
-            lambda: sends(standby) >= 1,
+            lambda: sent(standby, "leader test") >= 1,
             timeout=30,
             what=f"the standby to take over\n{standby.tail()}",
         )
@@ -155,10 +167,6 @@ def test_only_the_leader_sends_and_the_standby_takes_over_when_it_is_killed(tmp_
         if standby is not None:
             standby.stop()
         app.control.purge()  # no worker ran the health checks they sent
-
-
-def sent(process, name: str) -> int:
-    return process.output().count(f"Sending due task {name} ")
 
 
 def send_times(process, name: str) -> list[datetime]:
@@ -186,10 +194,7 @@ def test_a_takeover_neither_repeats_nor_skips_a_run(tmp_path, redis_client):
     send the every-second schedule twice in a row at takeover (it did: upstream left a stale
     entry in the schedule dict, and the first ticks rebuilt the heap from it)."""
     every = 15
-    every_second = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.create(
-        name="takeover fast", task="monitoring.system_health_check", interval=every_second
-    )
+    every_second("takeover fast")
     env = subprocess_env(BEAT_LEADER_LOCK_TTL=str(LOCK_TTL), BEAT_HEARTBEAT_INTERVAL="1")
     leader = start_beat(tmp_path, env=env)
     standby = None
