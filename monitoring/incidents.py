@@ -10,7 +10,8 @@ lives in ``ProblemStreak``, one row per (kind, subject)):
   first); the incident's ``opened_at`` is the first failure. A pass in between starts over.
 - a problem that flaps (fails, passes, fails again …) opens a "flapping" incident once it
   failed ``MONITORING_INCIDENT_FLAP_FAILURES`` of the last ``MONITORING_INCIDENT_FLAP_RUNS``
-  health runs of its check (a check that did not report it passed it).
+  health runs of its check (a check that did not report it passed it); its ``opened_at`` is
+  the first of those failures (or earlier: the first since a window with none).
 - an open incident is refreshed (``last_seen_at``) while its problem is reported, and resolved
   only once a conclusive check has not reported it for ``MONITORING_INCIDENT_RESOLVE_AFTER``
   seconds (a flapping one: and in none of the last ``MONITORING_INCIDENT_FLAP_RUNS`` runs); a
@@ -195,6 +196,7 @@ def problem_streak_count(
                     history=int(failing),
                     first_seen_at=now,
                     last_seen_at=now,
+                    since=now,
                     message=message[:500],
                 )
         except IntegrityError:  # an overlapping run started it a moment ago
@@ -243,7 +245,8 @@ def incidents_sync(*, report: dict, now: datetime | None = None) -> IncidentChan
             incident, created = incident_open_or_touch(
                 problem=problem,
                 now=now,
-                opened_at=streak.first_seen_at,
+                # In a row: the first failure of the row; flapping: of the episode.
+                opened_at=streak.first_seen_at if in_a_row else streak.since,
                 flapping=None if in_a_row else streak,
             )
         if incident.details.get("flapping"):

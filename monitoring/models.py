@@ -123,8 +123,9 @@ class ProblemStreak(models.Model):
     ``history`` remembers the last ``MONITORING_INCIDENT_FLAP_RUNS`` runs whatever their
     order, one bit each (bit 0 the latest, 1 = failed): a problem that failed
     ``MONITORING_INCIDENT_FLAP_FAILURES`` of them opens a "flapping" incident even though
-    passes broke every streak. The row goes once no run it remembers failed and no incident
-    is open (or when the incident resolves).
+    passes broke every streak; its ``opened_at`` is ``since``, the row's first failure. The
+    row goes once no run it remembers failed and no incident is open (or when the incident
+    resolves), so ``since`` is when the problem last started failing after a clean window.
     """
 
     kind = models.CharField(max_length=32, choices=Incident.Kind.choices)
@@ -134,6 +135,7 @@ class ProblemStreak(models.Model):
     history = models.PositiveBigIntegerField(default=0)
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
+    since = models.DateTimeField(default=timezone.now)
     message = models.CharField(max_length=500, blank=True)
 
     class Meta:

@@ -54,9 +54,12 @@ def test_a_check_failing_every_other_run_opens_one_flapping_incident_at_its_thir
     assert third["opened"] == [incident.pk]
     assert incident.details["flapping"] == {"failures": 3, "runs": 6}
     assert incident.summary.endswith("(flapping: failed 3 of the last 6 health runs)")
+    # Open since the first of those failures (run 0), not the latest (run 4).
+    assert incident.opened_at == T0
     assert smtp.subjects() == [OPENED]
     body = smtp.messages[0][1].get_content()
     assert "Flapping: failed 3 of the last 6 health runs" in body
+    assert f"Opened at: {T0:%Y-%m-%d %H:%M:%S} UTC" in body
     assert "over the 0 % limit" in body  # the check's own finding is still there
     [post] = posts(hook)
     assert post["event"] == "opened" and "flapping: failed 3 of the last 6" in post["text"]
