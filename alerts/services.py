@@ -385,15 +385,15 @@ def _ids_sql(column: str, ids: Sequence[int]) -> tuple[str, list]:
 def _predicates(s: str, bt: str) -> str:
     """The cheap filters of subscription (or filter signature) ``s`` against batch trade ``bt``.
 
-    A mask of 0 means any; otherwise the trade value's bit must be in it. ``min_amount`` is
-    written ``-1`` in signatures (none) and NULL on subscriptions (none).
+    A mask of 0 means any; otherwise the trade value's bit must be in it. A NULL
+    ``min_amount`` means no minimum.
     """
     return f"""
         ({s}.chambers = 0 OR ({s}.chambers & {bt}.chamber_bit) <> 0)
         AND ({s}.parties = 0 OR ({s}.parties & {bt}.party_bit) <> 0)
         AND ({s}.transaction_types = 0 OR ({s}.transaction_types & {bt}.type_bit) <> 0)
         AND ({s}.owners = 0 OR ({s}.owners & {bt}.owner_bit) <> 0)
-        AND ({s}.min_amount IS NULL OR {s}.min_amount < 0 OR {bt}.amount_top >= {s}.min_amount)
+        AND ({s}.min_amount IS NULL OR {bt}.amount_top >= {s}.min_amount)
         AND (NOT {s}.late_only OR {bt}.filed_late)
     """
 
@@ -402,23 +402,29 @@ def _match_sql(ids_clause: str) -> str:
     """INSERT into the batch table of every (active subscription, batch trade) pair that
     matches.
 
-    Three disjoint candidate sets, each found through an index and then filtered by the
-    cheap predicates:
-    A. subscriptions with a politician filter: the politician table joined on the trade's
-       politician (plus the ticker filter, if they have one, by an indexed EXISTS);
-    B. subscriptions with a ticker filter and no politician filter: the ticker table joined on
-       the trade's ticker;
-    C. "broad" subscriptions with neither: evaluated once per distinct filter signature
-       (identical masks, amount and late flag match identically), then joined back to the
-       subscriptions carrying that signature — tens of signatures instead of tens of thousands
-       of subscriptions against every trade.
+    The cheap filters (masks, minimum amount, late only) of a subscription form its filter
+    *signature*; subscriptions with the same signature match the same trades. So instead of
+    testing every subscription against every trade, each signature is tested once and its
+    matches are joined back to the subscriptions carrying it — hundreds of signatures
+    instead of tens of thousands of subscriptions. Four disjoint candidate sets:
+    A. a politician filter and no ticker filter: signatures per (politician, filters) of the
+       batch's politicians, tested against that politician's trades of the batch;
+    B. a politician and a ticker filter: the politician table joined on the trade's politician,
+       the ticker by an indexed EXISTS, then the cheap filters (few subscriptions);
+    C. a ticker filter and no politician filter: the ticker table joined on the trade's ticker,
+       then the cheap filters;
+    D. "broad" subscriptions with neither: signatures tested against every trade of the batch.
+    The signatures are numbered with ``DENSE_RANK`` so that joining them back is a join on
+    one integer (a join on the six filter columns is misjudged by PostgreSQL's planner).
     """
     sub = Subscription._meta.db_table
     sub_pol = Subscription.politicians.through._meta.db_table
     sub_tick = SubscriptionTicker._meta.db_table
     broad = "s.active AND NOT s.has_politician_filter AND NOT s.has_ticker_filter"
-    # PostgreSQL would otherwise inline the signature matches and, misjudging the six-column
-    # join as selective, test every broad subscription against every trade.
+    columns = "chambers, parties, transaction_types, owners, late_only, min_amount"
+    filters = ", ".join(f"s.{column}" for column in columns.split(", "))
+    # PostgreSQL would otherwise inline the signature CTEs and, misjudging their joins as
+    # selective, test every subscription against every trade.
     materialized = "MATERIALIZED" if connection.vendor == "postgresql" else ""
     # The CTEs sit inside the INSERT (both databases accept it) so that SQLite's driver
     # recognises the statement as an INSERT and reports its row count.
@@ -437,26 +443,42 @@ def _match_sql(ids_clause: str) -> str:
         JOIN {Politician._meta.db_table} p ON p.id = t.politician_id
         WHERE {ids_clause}
     ),
-    signatures AS (
-        SELECT DISTINCT s.chambers, s.parties, s.transaction_types, s.owners, s.late_only,
-               COALESCE(s.min_amount, -1) AS min_amount
+    politician_subs AS {materialized} (
+        SELECT s.id, sp.politician_id, {filters},
+               DENSE_RANK() OVER (ORDER BY sp.politician_id, {filters}) AS signature
+        FROM {sub_pol} sp JOIN {sub} s ON s.id = sp.subscription_id
+        WHERE s.active AND NOT s.has_ticker_filter
+          AND sp.politician_id IN (SELECT politician_id FROM bt)
+    ),
+    politician_matches AS {materialized} (
+        SELECT g.signature, bt.trade_id
+        FROM (SELECT DISTINCT signature, politician_id, {columns}
+              FROM politician_subs) g
+        JOIN bt ON bt.politician_id = g.politician_id
+        WHERE {_predicates("g", "bt")}
+    ),
+    broad_subs AS {materialized} (
+        SELECT s.id, {filters}, DENSE_RANK() OVER (ORDER BY {filters}) AS signature
         FROM {sub} s WHERE {broad}
     ),
-    signature_matches AS {materialized} (
-        SELECT g.chambers, g.parties, g.transaction_types, g.owners, g.late_only, g.min_amount,
-               bt.trade_id
-        FROM signatures g CROSS JOIN bt
+    broad_matches AS {materialized} (
+        SELECT g.signature, bt.trade_id
+        FROM (SELECT DISTINCT signature, {columns} FROM broad_subs) g
+        CROSS JOIN bt
         WHERE {_predicates("g", "bt")}
     ),
     matches AS (
-        SELECT s.id AS subscription_id, bt.trade_id
+        SELECT ps.id AS subscription_id, m.trade_id
+        FROM politician_matches m JOIN politician_subs ps ON ps.signature = m.signature
+        UNION ALL
+        SELECT s.id, bt.trade_id
         FROM bt
         JOIN {sub_pol} sp ON sp.politician_id = bt.politician_id
         JOIN {sub} s ON s.id = sp.subscription_id
-        WHERE s.active AND {_predicates("s", "bt")}
-          AND (NOT s.has_ticker_filter OR EXISTS (
+        WHERE s.active AND s.has_ticker_filter AND {_predicates("s", "bt")}
+          AND EXISTS (
                 SELECT 1 FROM {sub_tick} st
-                WHERE st.subscription_id = s.id AND st.ticker = bt.ticker))
+                WHERE st.subscription_id = s.id AND st.ticker = bt.ticker)
         UNION ALL
         SELECT s.id, bt.trade_id
         FROM bt
@@ -464,16 +486,22 @@ def _match_sql(ids_clause: str) -> str:
         JOIN {sub} s ON s.id = st.subscription_id
         WHERE s.active AND NOT s.has_politician_filter AND {_predicates("s", "bt")}
         UNION ALL
-        SELECT s.id, m.trade_id
-        FROM signature_matches m
-        JOIN {sub} s
-          ON s.chambers = m.chambers AND s.parties = m.parties
-         AND s.transaction_types = m.transaction_types AND s.owners = m.owners
-         AND s.late_only = m.late_only AND COALESCE(s.min_amount, -1) = m.min_amount
-        WHERE {broad}
+        SELECT bs.id, m.trade_id
+        FROM broad_matches m JOIN broad_subs bs ON bs.signature = m.signature
     )
     SELECT subscription_id, trade_id FROM matches
     """  # noqa: S608
+
+
+def _match_settings(cursor) -> None:
+    """Session settings for ``_match_sql``, until the end of the transaction.
+
+    PostgreSQL: no JIT. The planner's row estimates for the signature joins are far too high,
+    which makes it JIT-compile the statement: about a second of compiling for a statement
+    that then runs in less (benchmarks/bench_alerts_matching.py measures both).
+    """
+    if connection.vendor == "postgresql":
+        cursor.execute("SET LOCAL jit = off")
 
 
 def _claim_trades(*, limit: int, now: dt.datetime) -> list[int]:
@@ -611,6 +639,7 @@ def trades_match(*, limit: int | None = None) -> MatchResult:
         ids_clause, ids_params = _ids_sql("t.id", trade_ids)
         with connection.cursor() as cursor:
             _prepare_match_table(cursor)
+            _match_settings(cursor)
             cursor.execute(_match_sql(ids_clause), ids_params)
             pairs = max(cursor.rowcount, 0)
             if not pairs:

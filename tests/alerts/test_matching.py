@@ -198,3 +198,66 @@ def test_a_batch_mixing_new_and_re_matched_trades_notifies_only_the_new_ones(sub
     assert sorted(
         Notification.objects.filter(subscription=sub).values_list("trade_id", flat=True)
     ) == sorted([old.pk, new.pk])
+
+
+def test_the_sql_agrees_with_the_reference_rule_on_a_random_mix(subscribe, pelosi, tuberville):
+    """Many subscriptions sharing filter signatures across politicians, tickers and broad
+    ones, against a mixed batch: the set-based matcher finds exactly the pairs that
+    ``Subscription.matches`` accepts (the signature grouping must not mix subscriptions
+    whose politicians or filters differ)."""
+    import random
+
+    from ingestion.models import Politician
+
+    rng = random.Random(4)
+    sanders = Politician.objects.create(
+        bioguide_id="S000033", first_name="Bernard", last_name="Sanders",
+        full_name="Bernard Sanders", chamber="senate", party="I", state="VT",
+        name_key="sanders|bernard", is_resolved=True,
+    )  # fmt: skip
+    politicians = [pelosi, tuberville, sanders]
+    tickers = ["AAPL", "NVDA", "MSFT", "TSLA"]
+    amounts = [(1001, 15000), (15001, 50000), (250001, 500000), (50000001, None)]
+
+    def some(values, most=2):
+        return rng.sample(values, rng.randint(0, most)) if rng.random() < 0.5 else []
+
+    for n in range(160):
+        subscribe(
+            f"s{n}",
+            # politicians in most, so that many share (politician, filters) signatures
+            politician_ids=[p.pk for p in rng.sample(politicians, rng.randint(1, 2))]
+            if rng.random() < 0.5 else [],
+            tickers=rng.sample(tickers, rng.randint(1, 2)) if rng.random() < 0.3 else [],
+            chambers=some(["house", "senate"], 1),
+            parties=some(["D", "R", "I"]),
+            transaction_types=some(["purchase", "sale_full", "sale_partial"]),
+            owners=some(["self", "spouse", "joint"]),
+            min_amount=rng.choice([None, None, 15_000, 100_000]),
+            late_only=rng.random() < 0.15,
+            active=rng.random() < 0.9,
+        )  # fmt: skip
+    trades = [
+        make_trade(
+            rng.choice(politicians),
+            ticker=rng.choice(tickers),
+            transaction_type=rng.choice(["purchase", "sale_full", "sale_partial", "exchange"]),
+            owner=rng.choice(["self", "spouse", "joint", "dependent"]),
+            amount=rng.choice(amounts),
+            filed_late=rng.random() < 0.3,
+        )
+        for _ in range(40)
+    ]
+    result = services.trades_match()
+    trades = Trade.objects.filter(pk__in=[t.pk for t in trades]).select_related(
+        "politician", "asset"
+    )
+    expected = {
+        (sub.name, trade.pk)
+        for sub in Subscription.objects.all()
+        for trade in trades
+        if sub.matches(trade)
+    }
+    assert len(expected) > 300  # the mix matches plenty, through every path
+    assert matched_pairs() == expected
+    assert result.notifications == len(expected)
