@@ -284,7 +284,7 @@ def politicians_lookup(text: str) -> PoliticianLookup:
     A name must mean exactly one politician; several candidates are reported as ambiguous,
     none as not found — nothing is dropped silently.
     """
-    from ingestion.identity import parse_person_name
+    from ingestion.identity import Legislator, RosterIndex, parse_person_name
     from ingestion.models import Politician
     from ingestion.services import PoliticianResolver
 
@@ -293,9 +293,30 @@ def politicians_lookup(text: str) -> PoliticianLookup:
     if not entries:
         return result
     resolver = PoliticianResolver()
+    # Politicians the roster does not list (former members, names the feeds spell their own
+    # way) are found by the same name rules ("Perdue", "David Perdue" for "David A Perdue
+    # Jr."), and by their whole name as filed.
     unresolved_by_name: dict[str, list] = {}
+    unresolved_by_key: dict[str, Politician] = {}
     for politician in resolver.unresolved.values():
         unresolved_by_name.setdefault(_fold(politician.full_name), []).append(politician)
+        unresolved_by_key[f"#{politician.pk}"] = politician
+    unresolved_index = RosterIndex(
+        Legislator(
+            bioguide=key,
+            first=p.first_name,
+            middle=p.middle_name,
+            last=p.last_name,
+            suffix=p.suffix,
+            nickname=p.nickname,
+            official_full="",
+            chamber=p.chamber,
+            state=p.state,
+            district=p.district,
+            party="",
+        )
+        for key, p in unresolved_by_key.items()
+    )
 
     def candidates_for(entry: str) -> list:
         reference = _REFERENCE_RE.search(entry)
@@ -306,10 +327,12 @@ def politicians_lookup(text: str) -> PoliticianLookup:
             found = resolver.by_bioguide.get(key.upper())
             if found is not None or reference:
                 return [found] if found is not None else []
-        legislators = resolver.roster.candidates(parse_person_name(entry))
+        person = parse_person_name(entry)
+        legislators = resolver.roster.candidates(person)
         matches = [resolver.by_bioguide[legislator.bioguide] for legislator in legislators]
-        folded = _fold(entry)
-        matches += [p for p in unresolved_by_name.get(folded, []) if p not in matches]
+        others = [unresolved_by_key[hit.bioguide] for hit in unresolved_index.candidates(person)]
+        others += unresolved_by_name.get(_fold(entry), [])
+        matches += [p for p in dict.fromkeys(others) if p not in matches]
         return matches
 
     seen: set[int] = set()

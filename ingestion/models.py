@@ -47,6 +47,9 @@ class Politician(models.Model):
     name_key = models.CharField(max_length=200)
     is_resolved = models.BooleanField(default=False)
     in_office = models.BooleanField(default=False)  # in the loaded roster of current members
+    # Every chamber the member served in, comma-separated ("house,senate"), from the roster's
+    # terms: a senator's earlier House filings resolve to them. "" = only ``chamber``.
+    chambers_served = models.CharField(max_length=20, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -120,6 +120,7 @@ def _legislator_of(politician: Politician) -> Legislator:
         state=politician.state,
         district=politician.district,
         party=politician.get_party_display(),
+        chambers=tuple(filter(None, politician.chambers_served.split(","))),
     )
 
 
@@ -252,6 +253,7 @@ def legislators_load(*, legislators: list[Legislator]) -> dict[str, int]:
                     :200
                 ],
                 "chamber": legislator.chamber,
+                "chambers_served": ",".join(sorted(set(legislator.chambers))),
                 "party": PARTY_CODES.get(legislator.party.lower(), ""),
                 "state": legislator.state,
                 "district": legislator.district,

@@ -201,6 +201,29 @@ def test_an_unresolved_politician_is_found_by_its_full_name_or_number(paul):
 
 
 @pytest.mark.django_db
+def test_a_former_member_is_found_by_the_names_a_user_types(paul):
+    """Former members are not in the roster: they stay unresolved under the name the feed
+    printed ("David A Perdue Jr."), and users type "Perdue" or "David Perdue"."""
+    perdue = Politician.objects.create(
+        last_name="Perdue", first_name="David", middle_name="A", suffix="Jr.",
+        full_name="David A Perdue Jr.", chamber="senate", name_key="perdue|david",
+    )  # fmt: skip
+    make_politician("Smith", "Adam")
+    make_politician("Smith", "Jason", bioguide="S001195")
+    for typed in ("Perdue", "David Perdue", "perdue, david", "David A Perdue Jr."):
+        lookup = validators.politicians_lookup(typed)
+        assert lookup.found == [perdue], typed
+    lookup = validators.politicians_lookup("Smith")  # a former and a current member
+    assert not lookup.found and len(lookup.ambiguous["Smith"]) == 2
+    assert validators.politicians_lookup("Adam Smith").found[0].full_name == "Adam Smith"
+    assert validators.politicians_lookup("Daniel Perdue").not_found == ["Daniel Perdue"]
+
+    response = paul.post(NEW, form_data(politicians="Perdue"))
+    assert response.status_code == 302
+    assert list(Subscription.objects.get().politicians.all()) == [perdue]
+
+
+@pytest.mark.django_db
 def test_bad_tickers_are_named(paul):
     response = paul.post(NEW, form_data(tickers="AAPL, N/A, WAY-TOO-LONG-TICKER"))
     assert response.context["form"].errors["tickers"] == [

@@ -210,6 +210,36 @@ def test_unresolved_names_are_flagged_then_attached_when_the_roster_arrives():
     assert (again["created"], again["updated"]) == (0, 0)
 
 
+def test_a_senators_house_filings_resolve_to_them_once_the_roster_is_stored(roster):
+    """The roster lists every chamber a member served in (John Curtis: House 2017-2025, then
+    the Senate); that must survive being stored, or the house feed's "John Curtis, UT03"
+    trades land on an unresolved duplicate of the senator."""
+    curtis = Politician.objects.get(bioguide_id="C001114")
+    assert curtis.chamber == "senate" and curtis.chambers_served == "house,senate"
+    import_file(HOUSE_FEED, "house-watcher")
+    assert curtis.trades.count() == 48
+    assert not Politician.objects.filter(last_name="Curtis", bioguide_id="").exists()
+
+
+def test_loading_the_roster_again_attaches_a_senators_earlier_unresolved_house_name():
+    """Data stored before the chambers were kept: the Curtis orphan exists; loading the
+    roster again moves its trades to the senator."""
+    legislators = parse_legislators_yaml(
+        (FIXTURES / "legislators/legislators-current.yaml").read_bytes()
+    )
+    house_only = [dataclasses.replace(leg, chambers=(leg.chamber,)) for leg in legislators]
+    services.legislators_load(legislators=house_only)  # as an older version stored them
+    import_file(HOUSE_FEED, "house-watcher")
+    orphan = Politician.objects.get(last_name="Curtis", bioguide_id="")
+    assert orphan.trades.count() == 48
+
+    counts = services.legislators_load(legislators=legislators)
+
+    assert counts["merged"] == 1
+    assert Politician.objects.get(bioguide_id="C001114").trades.count() == 48
+    assert not Politician.objects.filter(pk=orphan.pk).exists()
+
+
 def test_names_as_each_source_prints_them_resolve_to_one_roster_member(roster):
     resolver = services.PoliticianResolver()
     allen = Politician.objects.get(bioguide_id="A000372")
