@@ -17,8 +17,18 @@ accounts an operator created keep their address.
 A link works once: it is good only while the account is inactive, marked, has never signed in
 and keeps the password it had when the link was made, so it can neither be replayed nor revive
 an account an operator has deactivated. Staff and superuser accounts are never confirmed by a
-link. Sending a new link does not invalidate earlier ones (each expires on its own). Password
-reset and change are Django's own views (capitolscope/urls.py) with our templates.
+link. Only the newest link works: the token carries a digest of ``date_joined``, which a resend
+moves (it also restarts the purge count), so every earlier link says it was replaced by a newer
+one. Password reset and change are Django's own views (capitolscope/urls.py) with our templates.
+
+The emails (confirmation, resend, password reset) are sent by a worker, never by the web
+request: the page enqueues ``accounts.send_email`` (capitolscope/account_tasks.py) after the
+commit with the account's id and the kind of email only, no token, link or address (task
+arguments are kept in the task history). The task reads the account again and builds the
+link itself, so a message sent late carries the newest link; it sends through the alerts'
+email channel, whose SMTP errors say whether they are permanent, and retries temporary ones
+with the alerts' backoff (``ALERTS_DELIVERY_BACKOFF_BASE``/``_MAX``,
+``ALERTS_DELIVERY_MAX_RETRIES``).
 
 The resend form never says whether an address is registered; the sign-up form does (it must
 refuse a duplicate address), which is the usual trade-off.
@@ -27,14 +37,15 @@ Every POST that would send an account email (sign-up, resend, password reset) fi
 against ``ACCOUNTS_EMAIL_RATE`` per address and ``ACCOUNTS_EMAIL_IP_RATE`` per client IP in
 Redis (shared by all web processes); over either it sends nothing and answers 429. The limit
 is decided before the address is looked up, so it reveals nothing about registration. When
-Redis is unreachable the mail is sent anyway (logged): sign-up matters more than the limit.
+Redis is unreachable the limit is not applied (logged): sign-up matters more than the limit.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from enum import Enum
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import Enum, StrEnum
 
 import redis
 from django import forms
@@ -42,10 +53,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm, UserCreationForm
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -54,6 +66,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.encoding import force_bytes
+from django.utils.html import linebreaks, urlize
+from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.http import require_http_methods
 
 logger = logging.getLogger(__name__)
@@ -70,6 +85,7 @@ class LinkProblem(Enum):
     INVALID = "invalid"
     EXPIRED = "expired"
     USED = "used"
+    SUPERSEDED = "superseded"  # a newer link was sent for the same account
 
 
 def _address_digest(email: str) -> str:
@@ -82,10 +98,25 @@ def _password_digest(user: AbstractBaseUser) -> str:
     return salted_hmac(CONFIRM_SALT + ".password", user.password).hexdigest()[:20]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _send_digest(user: AbstractBaseUser) -> str:
+    # date_joined is when the newest link was asked for (a resend moves it): a link made before
+    # it is superseded. Whole microseconds, as both databases store them.
+    microseconds = (user.date_joined - _EPOCH) // timedelta(microseconds=1)
+    return salted_hmac(CONFIRM_SALT + ".sent", str(microseconds)).hexdigest()[:20]
+
+
 def confirmation_token_make(*, user: AbstractBaseUser) -> str:
-    """A signed, timestamped token naming the account, the address it was sent to and (by a
-    digest) the account's password hash."""
-    payload = {"u": user.pk, "e": _address_digest(user.email), "p": _password_digest(user)}
+    """A signed, timestamped token naming the account, the address it was sent to and (by
+    digests) the account's password hash and the time the newest link was asked for."""
+    payload = {
+        "u": user.pk,
+        "e": _address_digest(user.email),
+        "p": _password_digest(user),
+        "j": _send_digest(user),
+    }
     return signing.dumps(payload, salt=CONFIRM_SALT)
 
 
@@ -160,24 +191,109 @@ def confirmation_check(*, token: str) -> tuple[AbstractBaseUser | None, LinkProb
         return None, LinkProblem.INVALID
     if not constant_time_compare(_password_digest(user), payload.get("p")):
         return None, LinkProblem.INVALID
+    if not constant_time_compare(_send_digest(user), payload.get("j")):
+        return None, LinkProblem.SUPERSEDED
     return user, None
 
 
-def confirmation_send(*, user: AbstractBaseUser) -> bool:
-    """Email the confirmation link; False (logged) when the mail server refused it."""
-    context = {
+class AccountEmail(StrEnum):
+    """The emails ``accounts.send_email`` sends (the value is the task's argument)."""
+
+    CONFIRMATION = "confirmation"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - the name of an email, not a password
+
+
+def account_email_enqueue(*, user_id: int, kind: AccountEmail) -> None:
+    """Have a worker send ``kind`` to account ``user_id`` once the current transaction (if
+    any) has committed. The message holds the id and the kind only; when it cannot be
+    published (broker down) the email is not sent, and that is logged: the user can ask again
+    (resend, reset) and the page answers as usual, revealing nothing."""
+    from capitolscope.account_tasks import send_email
+
+    def publish() -> None:
+        try:
+            send_email.delay(user_id, kind.value)
+        except Exception as exc:
+            logger.error(
+                "could not enqueue the %s email for user %s (%s: %s); it is not sent",
+                kind.value,
+                user_id,
+                type(exc).__name__,
+                exc,
+            )
+
+    transaction.on_commit(publish)
+
+
+def _confirmation_context(user_id: int) -> dict | None:
+    user = unconfirmed_signups().filter(pk=user_id).first()
+    if user is None:  # confirmed, replaced or purged since it was asked for
+        return None
+    return {
         "user": user,
         "url": confirmation_url(user=user),
         "days": settings.ACCOUNTS_CONFIRM_MAX_AGE_DAYS,
         "site_url": settings.SITE_URL,
     }
-    subject = render_to_string("registration/confirm_email_subject.txt", context)
-    body = render_to_string("registration/confirm_email.txt", context)
-    try:
-        send_mail(" ".join(subject.split()), body, None, [user.email])
-    except Exception:
-        logger.exception("Sending the confirmation email to user %s failed", user.pk)
+
+
+def _password_reset_context(user_id: int) -> dict | None:
+    # What Django's PasswordResetForm.get_users asks of an account, asked again at send time.
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.has_usable_password() or not user.email:
+        return None
+    return {
+        "user": user,
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user),
+        "site_url": settings.SITE_URL,
+    }
+
+
+_ACCOUNT_EMAILS = {
+    AccountEmail.CONFIRMATION: (
+        _confirmation_context,
+        "registration/confirm_email_subject.txt",
+        "registration/confirm_email.txt",
+    ),
+    AccountEmail.PASSWORD_RESET: (
+        _password_reset_context,
+        "registration/password_reset_subject.txt",
+        "registration/password_reset_email.txt",
+    ),
+}
+
+
+def account_email_send(*, user_id: int, kind: str, message_key: str = "") -> bool:
+    """Build email ``kind`` for account ``user_id`` from the database as it is now (a fresh
+    link or reset token) and send it; False when the account no longer gets it (confirmed,
+    deleted or deactivated since). ``message_key`` makes the Message-ID (the same on every try
+    of one task).
+
+    Raises ``alerts.channels.DeliveryError`` when the mail server did not take it, saying
+    whether that is permanent (a refused recipient) or worth retrying."""
+    from alerts.channels import EmailChannel
+    from alerts.messages import OutgoingMessage
+
+    build_context, subject_template, body_template = _ACCOUNT_EMAILS[AccountEmail(kind)]
+    context = build_context(user_id)
+    if context is None:
         return False
+    user = context["user"]
+    text = render_to_string(body_template, context)
+    message = OutgoingMessage(
+        delivery_id=f"account-{message_key or uuid.uuid4().hex}",  # Message-ID and a header
+        kind=f"account {kind}",
+        channel="email",
+        target=user.email,
+        signing_secret="",
+        subject=" ".join(render_to_string(subject_template, context).split()),
+        text=text,
+        html=linebreaks(urlize(text, autoescape=True)),  # the same text, its link clickable
+        payload={},
+        trade_count=0,
+    )
+    EmailChannel().send(message)
     return True
 
 
@@ -255,13 +371,15 @@ def account_activate(*, user: AbstractBaseUser, password: str) -> bool:
 
 
 def confirmation_resend(*, email: str) -> int:
-    """Send a new link to each unconfirmed sign-up with ``email``; restarts its time before
-    the purge (``date_joined``). The number of accounts written to."""
-    waiting = list(unconfirmed_signups().filter(email__iexact=email))
-    for user in waiting:
-        user.date_joined = timezone.now()
-        user.save(update_fields=["date_joined"])
-        confirmation_send(user=user)
+    """Have a new link sent to each unconfirmed sign-up with ``email``. Moving ``date_joined``
+    supersedes the links sent before and restarts the time before the purge. The number of
+    accounts written to."""
+    with transaction.atomic():
+        waiting = list(unconfirmed_signups().filter(email__iexact=email))
+        for user in waiting:
+            user.date_joined = timezone.now()
+            user.save(update_fields=["date_joined"])
+            account_email_enqueue(user_id=user.pk, kind=AccountEmail.CONFIRMATION)
     return len(waiting)
 
 
@@ -332,6 +450,16 @@ class SignUpForm(UserCreationForm):
         return user
 
 
+class PasswordResetForm(DjangoPasswordResetForm):
+    """Django's form, handing the email to a worker: ``save()`` still finds the accounts (active,
+    with a usable password, the address in any case), but each gets an ``accounts.send_email``
+    task naming it, which makes its own reset link when it sends. The link Django made here is
+    not used: it would end up in the task's arguments."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
+        account_email_enqueue(user_id=context["user"].pk, kind=AccountEmail.PASSWORD_RESET)
+
+
 class ResendConfirmationForm(forms.Form):
     email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
 
@@ -370,9 +498,10 @@ class LoginView(auth_views.LoginView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Links in the email start at SITE_URL, like alert emails, not at the request's Host."""
+    """The email is sent by a worker (``PasswordResetForm``); its link starts at SITE_URL, like
+    alert emails, not at the request's Host."""
 
-    email_template_name = "registration/password_reset_email.txt"
+    form_class = PasswordResetForm
 
     def form_valid(self, form):
         # Decided before Django looks the address up: the answer is the same either way.
@@ -380,7 +509,6 @@ class PasswordResetView(auth_views.PasswordResetView):
             account_email_rate_hit(email=form.cleaned_data["email"], ip=client_ip(self.request))
         except EmailRateLimited as exc:
             return rate_limited(self.request, exc)
-        self.extra_email_context = {"site_url": settings.SITE_URL}
         return super().form_valid(form)
 
 
@@ -417,9 +545,8 @@ def signup(request: HttpRequest) -> HttpResponse:
             return rate_limited(request, exc)
         user = account_signup(form=form)
     if user is not None:
-        sent = confirmation_send(user=user)
+        account_email_enqueue(user_id=user.pk, kind=AccountEmail.CONFIRMATION)
         request.session["accounts_signup_email"] = user.email
-        request.session["accounts_signup_sent"] = sent
         return redirect("signup_done")
     return render(request, "registration/signup.html", {"form": form})
 
@@ -427,7 +554,6 @@ def signup(request: HttpRequest) -> HttpResponse:
 def signup_done(request: HttpRequest) -> HttpResponse:
     context = {
         "email": request.session.get("accounts_signup_email", ""),
-        "sent": request.session.get("accounts_signup_sent", True),
         "days": settings.ACCOUNTS_CONFIRM_MAX_AGE_DAYS,
     }
     return render(request, "registration/signup_done.html", context)

@@ -287,6 +287,9 @@ CELERY_TASK_ROUTES = {
     "alerts.*": {"queue": "notifications", "routing_key": "notifications"},
     "monitoring.*": {"queue": "default", "routing_key": "default"},
 }
+# Task modules autodiscovery cannot find (it reads the installed apps' tasks.py only):
+# accounts.send_email lives in capitolscope, which is not an app; unrouted, it goes to default.
+CELERY_IMPORTS = ("capitolscope.account_tasks",)
 
 CELERY_BEAT_SCHEDULER = "capitolscope.beat:DatabaseScheduler"
 # How often beat wakes up and checks the database for edited schedules: an operator's change

@@ -1,7 +1,11 @@
 """Self-service accounts: sign-up confirmed by an emailed link, password reset and change.
 
-Mail goes through Django's SMTP backend to a real SMTP server (aiosmtpd); the tests follow
-the links they find in the received messages.
+The pages queue their emails on the real broker (``accounts.send_email``, after the commit,
+so these tests use transactions); ``send_queued_emails()`` takes the messages off the queue
+and runs them in this process, as a worker would, under the test's settings and clock. Mail
+goes through Django's SMTP backend to a real SMTP server (aiosmtpd); the tests follow the
+links they find in the received messages. tests/test_accounts_email.py runs the emails on a
+real worker.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.test import Client
 
+from capitolscope.account_tasks import send_email
 from capitolscope.accounts import (
     UNCONFIRMED_GROUP,
     SignUpForm,
@@ -24,11 +29,13 @@ from capitolscope.accounts import (
     confirmation_token_make,
     signup_mark,
 )
+from capitolscope.celery import app as celery_app
 from capitolscope.locks import redis_client
 from monitoring.maintenance import daily_maintenance
 from tests import smtpinbox
 
-pytestmark = pytest.mark.django_db
+# Transactions, so the pages' on-commit hooks run and queue the emails as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SIGNUP = "/accounts/signup/"
 RESEND = "/accounts/confirm/resend/"
@@ -44,19 +51,50 @@ T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 class Inbox(smtpinbox.Inbox):
     def link_in(self, message: email.message.EmailMessage) -> str:
-        """The path of the one SITE_URL link in a message."""
-        body = message.get_content()
+        """The path of the one SITE_URL link in a message's plain text."""
+        body = message.get_body(("plain",)).get_content()
         links = re.findall(re.escape(SITE_URL) + r"/\S+", body)
         assert len(links) == 1, body
         return urlsplit(links[0]).path
 
 
-@pytest.fixture(autouse=True)
-def _fresh_email_rate_limits():
+def email_rate_limits_clear() -> None:
     """The account email rate limits count in Redis, which outlives each test's database."""
     client = redis_client()
     for key in client.scan_iter("capitolscope:api:rate:accounts.email*"):
         client.delete(key)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_email_rate_limits():
+    email_rate_limits_clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_queues():
+    """Messages another test left on the broker must not be sent in this one."""
+    celery_app.control.purge()
+
+
+def queued_tasks() -> list[tuple[str, list, dict]]:
+    """Take every message waiting in the ``default`` queue (where ``accounts.send_email`` is
+    routed) off the real broker: (task name, args, kwargs) each, as JSON decoded them."""
+    taken = []
+    with celery_app.connection_for_read() as connection:
+        channel = connection.default_channel
+        while (message := channel.basic_get("default", no_ack=True)) is not None:
+            args, kwargs, _embed = message.decode()
+            taken.append((message.headers["task"], args, kwargs))
+    return taken
+
+
+def send_queued_emails() -> int:
+    """Run the queued account emails in this process, as a worker would; how many ran."""
+    tasks = queued_tasks()
+    for name, args, kwargs in tasks:
+        assert name == send_email.name, name
+        send_email(*args, **kwargs)
+    return len(tasks)
 
 
 @pytest.fixture
@@ -129,6 +167,7 @@ def test_a_visitor_signs_up_confirms_by_email_over_smtp_and_reaches_their_subscr
     assert not rita.is_active and not rita.is_staff and not rita.is_superuser
     assert browser.get("/subscriptions/").status_code == 302  # not signed in yet
 
+    assert send_queued_emails() == 1
     message = smtp.only_message_to("rita@example.org")
     assert message["Subject"] == "Confirm your CapitolScope account"
     link = smtp.link_in(message)
@@ -207,7 +246,7 @@ def test_sign_up_refuses_an_address_held_by_an_account_that_is_not_an_unconfirme
         assert not get_user_model().objects.filter(username="rita2").exists()
         for pk, address in kept:
             get_user_model().objects.filter(pk=pk).update(email=address)
-    assert mailbox == []
+    assert send_queued_emails() == 0 and mailbox == []
 
 
 def test_a_squatted_address_goes_to_whoever_signs_up_with_it_and_confirms(client, smtp):
@@ -216,6 +255,7 @@ def test_a_squatted_address_goes_to_whoever_signs_up_with_it_and_confirms(client
     attacker = Client()
     attacker.post(SIGNUP, signup_data(username="mallory", email="Rita@Example.org"))
     squatter = get_user_model().objects.get(username="mallory")
+    send_queued_emails()
     squatters_link = smtp.link_in(smtp.only_message_to("Rita@example.org"))
     smtp.messages.clear()
 
@@ -229,6 +269,7 @@ def test_a_squatted_address_goes_to_whoever_signs_up_with_it_and_confirms(client
     assert dead.status_code == 400 and b"link is not valid" in dead.content
     assert b"a newer sign-up with the same address replaced it" in dead.content
 
+    send_queued_emails()
     link = smtp.link_in(smtp.only_message_to("rita@example.org"))  # domain lowercased
     assert rita.post(link, CONFIRM_DATA)["Location"] == "/subscriptions/"
     assert Client().login(username="rita", password=CHOSEN)
@@ -238,6 +279,7 @@ def test_a_squatted_address_goes_to_whoever_signs_up_with_it_and_confirms(client
 def test_confirming_a_stranger_s_sign_up_sets_the_confirmer_s_password(client, mailbox):
     """The victim confirms the account the attacker made: the attacker's password dies."""
     Client().post(SIGNUP, signup_data(username="mallory"))
+    send_queued_emails()
     link = urlsplit(re.search(r"https://\S+", mailbox[0].body)[0]).path
     assert "You choose the account's password when you confirm" in mailbox[0].body
     without_password = client.post(link)
@@ -270,6 +312,7 @@ def test_only_self_service_sign_ups_are_confirmed_resent_a_link_or_told_to_confi
         assert b"not confirmed yet" not in response.content
         user.refresh_from_db()
         assert not user.is_active and user.check_password(PASSWORD)
+    send_queued_emails()
     assert mailbox == []
 
 
@@ -332,6 +375,7 @@ def test_the_login_page_links_to_sign_up_and_to_password_reset(client):
 def test_the_link_expires_after_accounts_confirm_max_age_days(client, mailbox, settings):
     with time_machine.travel(T0, tick=False) as traveller:
         client.post(SIGNUP, signup_data())
+        send_queued_emails()
         link = urlsplit(re.search(r"https://\S+", mailbox[0].body)[0]).path
         traveller.move_to(T0 + dt.timedelta(days=3, minutes=1))
         page = client.get(link)
@@ -394,9 +438,45 @@ def test_resend_emails_a_new_working_link_only_to_an_unconfirmed_account(client,
     # The same page for an unconfirmed, an unknown and a confirmed address.
     assert answers[0] == answers[1] == answers[2]
     assert b"If an account that is not confirmed yet uses that address" in answers[0]
+    send_queued_emails()
     link = smtp.link_in(smtp.only_message_to("rita@example.org"))
     assert client.post(link, CONFIRM_DATA)["Location"] == "/subscriptions/"
     assert get_user_model().objects.get(username="rita").is_active
+
+
+def test_a_new_confirmation_link_replaces_the_ones_sent_before(client, smtp):
+    client.post(SIGNUP, signup_data())
+    assert send_queued_emails() == 1
+    first = smtp.link_in(smtp.only_message_to("rita@example.org"))
+    smtp.messages.clear()
+    assert client.post(RESEND, {"email": "rita@example.org"}).status_code == 200
+    assert send_queued_emails() == 1
+    second = smtp.link_in(smtp.only_message_to("rita@example.org"))
+    assert second != first
+
+    for old in (client.get(first), client.post(first, CONFIRM_DATA)):
+        assert old.status_code == 400
+        assert b"no longer valid" in old.content and b"replaced by a newer one" in old.content
+        assert b'href="/accounts/confirm/resend/"' in old.content
+    rita = get_user_model().objects.get(username="rita")
+    assert not rita.is_active and rita.check_password(PASSWORD)
+
+    assert client.post(second, CONFIRM_DATA)["Location"] == "/subscriptions/"
+    rita.refresh_from_db()
+    assert rita.is_active and rita.check_password(CHOSEN)
+    # Once confirmed, every link of the account says so.
+    assert b"already been used" in Client().get(first).content
+
+
+def test_an_email_sent_after_a_newer_link_was_asked_for_carries_the_newer_link(client, smtp):
+    """Both messages were still queued (a slow mail server) when the resend came: each is
+    built when it is sent, so neither carries a dead link."""
+    client.post(SIGNUP, signup_data())
+    client.post(RESEND, {"email": "rita@example.org"})
+    assert send_queued_emails() == 2
+    links = {smtp.link_in(message) for _rcpt, message in smtp.messages}
+    assert len(smtp.messages) == 2 and len(links) == 1
+    assert client.post(links.pop(), CONFIRM_DATA)["Location"] == "/subscriptions/"
 
 
 def test_an_unconfirmed_account_logging_in_is_told_to_confirm(client):
@@ -420,6 +500,7 @@ def test_daily_maintenance_deletes_unconfirmed_sign_ups_once_their_links_have_ex
         ]
         traveller.move_to(T0 + dt.timedelta(days=2))
         client.post(RESEND, {"email": "resent@example.org"})  # restarts its count
+        send_queued_emails()
         resent_link = urlsplit(re.search(r"https://\S+", mailbox[-1].body)[0]).path
         young = new_inactive_user(username="young", email="young@example.org")
 
@@ -450,6 +531,7 @@ def test_a_forgotten_password_is_reset_by_a_link_received_over_smtp(smtp, plain_
     assert response.status_code == 302 and response["Location"] == "/accounts/password_reset/done/"
     assert b"Check your email" in browser.get(response["Location"]).content
 
+    assert send_queued_emails() == 1
     message = smtp.only_message_to("paul@example.com")
     assert message["Subject"] == "Reset your CapitolScope password"
     link = smtp.link_in(message)
@@ -478,6 +560,7 @@ def test_a_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client, 
     unknown = client.post(RESET, {"email": "nobody@example.org"}, follow=True)
     known = client.post(RESET, {"email": "paul@example.com"}, follow=True)
     assert unknown.content == known.content
+    send_queued_emails()
     assert [rcpt for rcpt, _ in smtp.messages] == [["paul@example.com"]]
 
 

@@ -17,11 +17,21 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from capitolscope.broker import free_port
+from capitolscope.celery import app as celery_app
 from capitolscope.locks import redis_client
 from tests import smtpinbox
-from tests.test_accounts import RESEND, RESET, SIGNUP, SITE_URL, new_inactive_user, signup_data
+from tests.test_accounts import (
+    RESEND,
+    RESET,
+    SIGNUP,
+    SITE_URL,
+    new_inactive_user,
+    send_queued_emails,
+    signup_data,
+)
 
-pytestmark = pytest.mark.django_db
+# Transactions, so the pages' on-commit hooks queue their emails (see tests/test_accounts.py).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Mid-window, so a fixed hourly window cannot roll over during a test.
@@ -33,6 +43,11 @@ def _fresh_counters():
     client = redis_client()
     for key in client.scan_iter("capitolscope:api:rate:accounts.email*"):
         client.delete(key)
+
+
+@pytest.fixture(autouse=True)
+def _empty_queues():
+    celery_app.control.purge()
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +63,8 @@ def smtp(settings):
 
 
 def recipients(inbox) -> list[list[str]]:
+    """Who got mail so far, once the emails the pages queued have been sent."""
+    send_queued_emails()
     return [rcpt for rcpt, _ in inbox.messages]
 
 
