@@ -177,10 +177,19 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
+def _live(request: HttpRequest) -> bool:
+    return request.GET.get("live", "").lower() in {"1", "true", "yes"}
+
+
 @api_endpoint("GET")
 def health_full(request):
-    """Every health check with its detail; 503 when the overall status is unhealthy."""
-    report = system_health()
+    """Every health check with its detail; 503 when the overall status is unhealthy.
+
+    The workers check pings everyone but stops waiting once every known worker answered
+    (``check_workers(discover=False)``); ``?live=1`` waits the whole timeout for anyone, as
+    the periodic health run does.
+    """
+    report = system_health(discover_workers=_live(request))
     return JsonResponse(report, status=503 if report["status"] == UNHEALTHY else 200)
 
 
@@ -277,17 +286,35 @@ def _inspect(method: str, *, destination: list[str], timeout: float) -> dict:
     return call_with_deadline(ask, timeout=timeout + 2, what=f"the workers ({method})")
 
 
-def _workers_or_503() -> tuple[list[str] | None, JsonResponse | None]:
+def _workers_or_503(*, live: bool = False) -> tuple[list[str] | None, JsonResponse | None]:
+    """The workers that answer a broadcast ping, or the 503 response.
+
+    The ping stops waiting once every known worker answered (``workers_expected``); it waits
+    ``API_CONTROL_TIMEOUT`` when one of them does not, when none is known, or when ``live``.
+    What it heard is recorded like the health check's sightings, so a known worker that did
+    not answer the whole wait is silent and not waited for again.
+    """
+    from monitoring.health import workers_expected, workers_seen_record
     from monitoring.queues import workers_ping
 
     unavailable = broker_unavailable()
     if unavailable:
         return None, unavailable
+    asked_at = timezone.now()
     try:
-        ping = workers_ping(timeout=settings.API_CONTROL_TIMEOUT)
+        expected = [] if live else workers_expected(now=asked_at)
+    except Exception as exc:  # no record to go by: wait for anyone
+        logger.warning("reading the workers seen failed: %s", exc)
+        expected = []
+    try:
+        ping = workers_ping(timeout=settings.API_CONTROL_TIMEOUT, expect=expected)
     except Exception as exc:  # broker vanished or hung between the two calls
         logger.warning("worker ping failed: %s", exc)
         return None, error_response(503, "broker_unavailable", "the workers cannot be reached")
+    try:
+        workers_seen_record(ping=ping, broadcast=not ping.stopped_early, asked_at=asked_at)
+    except Exception as exc:  # the answer stands without the record
+        logger.warning("recording the workers seen failed: %s", exc)
     return ping.hostnames, None
 
 
@@ -306,12 +333,15 @@ def _request_info(info: dict, *, worker: str) -> dict:
     }
 
 
-def _tasks_on_workers(*methods: str) -> tuple[dict[str, list[dict]] | None, JsonResponse | None]:
+def _tasks_on_workers(
+    *methods: str, live: bool = False
+) -> tuple[dict[str, list[dict]] | None, JsonResponse | None]:
     """For each inspect method ("active", "scheduled", "reserved"), the tasks it lists.
 
-    One ping finds the workers; each inspect then returns as soon as all of them replied.
+    One ping finds the workers (``_workers_or_503``); each inspect then returns as soon as
+    all of them replied.
     """
-    hostnames, problem = _workers_or_503()
+    hostnames, problem = _workers_or_503(live=live)
     if problem:
         return None, problem
     found: dict[str, list[dict]] = {method: [] for method in methods}
@@ -331,8 +361,8 @@ def _tasks_on_workers(*methods: str) -> tuple[dict[str, list[dict]] | None, Json
 
 @api_endpoint("GET")
 def tasks_active(request):
-    """Tasks running on the workers right now."""
-    found, problem = _tasks_on_workers("active")
+    """Tasks running on the workers right now (``?live=1``: wait for workers not yet known)."""
+    found, problem = _tasks_on_workers("active", live=_live(request))
     if problem:
         return problem
     return JsonResponse({"tasks": found["active"], "checked_at": timezone.now().isoformat()})
@@ -340,8 +370,11 @@ def tasks_active(request):
 
 @api_endpoint("GET")
 def tasks_scheduled(request):
-    """Tasks the workers hold for later: with an ETA/countdown, and reserved (prefetched)."""
-    found, problem = _tasks_on_workers("scheduled", "reserved")
+    """Tasks the workers hold for later: with an ETA/countdown, and reserved (prefetched).
+
+    ``?live=1``: wait for workers not yet known, as for /api/tasks/active/.
+    """
+    found, problem = _tasks_on_workers("scheduled", "reserved", live=_live(request))
     if problem:
         return problem
     return JsonResponse({**found, "checked_at": timezone.now().isoformat()})
@@ -376,7 +409,7 @@ def workers(request):
     if unavailable:
         return unavailable
     timeout = settings.API_CONTROL_TIMEOUT
-    live = request.GET.get("live", "").lower() in {"1", "true", "yes"}
+    live = _live(request)
     known: list[str] = []
     silent: list[str] = []
     if not live:

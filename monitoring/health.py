@@ -416,12 +416,32 @@ def workers_seen() -> WorkersSeen:
     return seen
 
 
-def check_workers(*, timeout: float | None = None, now: datetime | None = None) -> CheckResult:
+def workers_expected(*, now: datetime | None = None) -> list[str]:
+    """The workers a broadcast ping should hear from: seen within ``workers_seen_window()``
+    and not silent since (a silent one is not waited for until a broadcast hears it again)."""
+    seen, now = workers_seen(), now or timezone.now()
+    within = workers_seen_window()
+    silent = set(seen.silent_workers(now=now, within=within))
+    return [name for name in seen.recent_workers(now=now, within=within) if name not in silent]
+
+
+def check_workers(
+    *, timeout: float | None = None, now: datetime | None = None, discover: bool = True
+) -> CheckResult:
     """Workers answer a control ping, and every configured queue has a consumer.
 
     A queue with no consumer now is degraded; once no consumer has been seen for longer than
     ``HEALTH_WORKER_DOWN_AFTER`` seconds (counted from the first check when never seen), it
     is unhealthy and a ``workers`` problem for that queue.
+
+    ``discover`` (the periodic health run, ``manage.py healthcheck``): the ping waits the
+    whole ``timeout`` for anyone, so new workers are found and recorded, and a recent worker
+    that does not answer is silent from then on. Without it (the API), the ping still goes to
+    everyone but ends as soon as every expected worker (``workers_expected``) answered; it
+    waits the timeout, with the same consequences, only when one of them does not answer or
+    none is expected. When it ended early but a queue has no consumer among those who
+    answered (a worker started since the last look may consume it), everyone is asked again
+    with the whole timeout before the queue is judged.
     """
     timeout = timeout if timeout is not None else settings.HEALTH_PROBE_TIMEOUT
     down_after = timedelta(seconds=settings.HEALTH_WORKER_DOWN_AFTER)
@@ -430,12 +450,20 @@ def check_workers(*, timeout: float | None = None, now: datetime | None = None) 
         checked_at = now or timezone.now()
         asked = ""
         try:
-            ping = workers_ping(timeout=timeout)
+            if discover:
+                ping = workers_ping(timeout=timeout)
+            else:
+                ping = workers_ping(timeout=timeout, expect=workers_expected(now=checked_at))
+                if ping.stopped_early and not all(ping.consumers().values()):
+                    ping = workers_ping(timeout=timeout)
         except Exception as exc:  # broker down or hung: judge from what was seen before
             ping = WorkerPing()
             asked = f"could not ask the workers ({_one_line(exc)}); "
-        # A broadcast that got through: the workers it did not hear from are silent.
-        workers_seen_record(ping=ping, now=checked_at, broadcast=not asked)
+        # A broadcast that got through and gave everyone the whole timeout: the workers it
+        # did not hear from are silent. One that ended early says nothing about the absent.
+        workers_seen_record(
+            ping=ping, now=checked_at, broadcast=not asked and not ping.stopped_early
+        )
         seen_before = workers_seen()
         first_look = seen_before.first_look or checked_at
         last_seen = seen_before.queues
@@ -461,8 +489,14 @@ def check_workers(*, timeout: float | None = None, now: datetime | None = None) 
                 statuses.append(DEGRADED)
                 message = f"no worker answered for queue {queue} just now ({when})"
             notes.append(message)
-        value = {"workers": ping.hostnames, "consumers": consumers}
+        value = {
+            "workers": ping.hostnames,
+            "consumers": consumers,
+            "stopped_early": ping.stopped_early,
+        }
         alive = f"{len(ping.hostnames)} worker(s) answered"
+        if ping.stopped_early:
+            alive += " (every expected one; the ping did not wait for others)"
         return Finding(_worst(statuses), asked + "; ".join([alive, *notes]), value, problems)
 
     return _timed("workers", probe)
@@ -914,13 +948,18 @@ def check_deliveries(*, now: datetime | None = None) -> CheckResult:
 # --- all together ---------------------------------------------------------------------------
 
 
-def default_checks(*, timeout: float | None = None) -> dict[str, Callable[[], CheckResult]]:
-    """Every check by name, in report order; each bounded by ``timeout`` where it waits."""
+def default_checks(
+    *, timeout: float | None = None, discover_workers: bool = True
+) -> dict[str, Callable[[], CheckResult]]:
+    """Every check by name, in report order; each bounded by ``timeout`` where it waits.
+
+    ``discover_workers``: see ``check_workers(discover=…)``.
+    """
     timeout = timeout if timeout is not None else settings.HEALTH_PROBE_TIMEOUT
     return {
         "database": check_database,
         "broker": lambda: check_broker(timeout=timeout),
-        "workers": lambda: check_workers(timeout=timeout),
+        "workers": lambda: check_workers(timeout=timeout, discover=discover_workers),
         "beat": check_beat,
         "queues": lambda: check_queues(timeout=timeout),
         "failure_rate": check_failure_rate,
@@ -939,15 +978,17 @@ def system_health(
     *,
     timeout: float | None = None,
     only: list[str] | None = None,
+    discover_workers: bool = True,
 ) -> dict:
     """Run the checks and report each component and the overall (worst) status.
 
     ``only`` names a subset of ``CHECK_NAMES``; ``checks`` replaces them with callables.
     When the database is down, the checks that read it are left out (the database problem
-    says it all).
+    says it all). ``discover_workers=False`` lets the workers check stop waiting once every
+    expected worker answered (``check_workers``); the periodic run keeps the default.
     """
     if checks is None:
-        available = default_checks(timeout=timeout)
+        available = default_checks(timeout=timeout, discover_workers=discover_workers)
         unknown = set(only or []) - set(available)
         if unknown:
             raise ValueError(

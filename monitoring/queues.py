@@ -8,12 +8,14 @@ at the deadline (``call_with_deadline``).
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from celery.app.control import flatten_reply
 from django.conf import settings
 
 T = TypeVar("T")
@@ -102,6 +104,49 @@ def queue_depths(*, timeout: float = 3.0, queues: tuple[str, ...] | None = None)
     return call_with_deadline(read, timeout=timeout + 0.5, what="the broker (queue depths)")
 
 
+class _EveryoneReplied(Exception):
+    """Raised by ``ReplyCollector`` to end kombu's reply loop early (it has no other hook)."""
+
+
+@dataclass
+class ReplyCollector:
+    """The replies to one broadcast, as they arrive; it ends the wait once the replies name
+    every ``expected`` worker.
+
+    kombu's reply loop (``Mailbox._collect``) stops after ``limit`` messages or once no reply
+    came for ``timeout`` seconds. A count is not enough: a worker nobody expected (started
+    since the last look) that replies first would take a place and cut off an expected one,
+    which would then look dead. So a broadcast gets no ``limit``; this per-reply callback
+    raises ``_EveryoneReplied`` out of the loop once everyone expected has replied (the
+    replies are kept here). With nobody expected it never stops the loop: the broadcast waits
+    the whole timeout, as it must to hear from workers it does not know.
+    """
+
+    expected: frozenset[str] = frozenset()
+    replies: list[dict] = field(default_factory=list)
+    everyone_replied: bool = False
+
+    def __call__(self, reply: dict) -> None:
+        self.replies.append(reply)
+        if self.expected and self.expected <= {name for body in self.replies for name in body}:
+            self.everyone_replied = True
+            raise _EveryoneReplied
+
+
+def replies_until_everyone(
+    send: Callable[[ReplyCollector], list[dict] | None], *, expected: Collection[str]
+) -> tuple[list[dict], bool]:
+    """``send(callback)`` makes one broadcast with ``callback`` as its per-reply callback;
+    return its replies, and whether they stopped early because every ``expected`` worker
+    had replied (see ``ReplyCollector``)."""
+    collector = ReplyCollector(expected=frozenset(expected))
+    try:
+        replies = send(collector) or []
+    except _EveryoneReplied:
+        replies = collector.replies
+    return replies, collector.everyone_replied
+
+
 @dataclass
 class WorkerPing:
     """Who answered a control ping, and which queues each of them consumes."""
@@ -109,6 +154,10 @@ class WorkerPing:
     workers: dict[str, list[str]] = field(default_factory=dict)  # hostname -> queues
     # Workers that answered the ping but not the queue inspection in time.
     unknown_queues: list[str] = field(default_factory=list)
+    # The broadcast ended as soon as every expected worker had answered, not at the timeout:
+    # a worker nobody expected may have answered too late to be heard, so an absent worker
+    # is not evidence that it is gone.
+    stopped_early: bool = False
 
     @property
     def hostnames(self) -> list[str]:
@@ -130,40 +179,63 @@ class WorkerPing:
         }
 
 
-def workers_ping(*, timeout: float = 2.0, destination: list[str] | None = None) -> WorkerPing:
+def workers_ping(
+    *,
+    timeout: float = 2.0,
+    destination: list[str] | None = None,
+    expect: Collection[str] = (),
+) -> WorkerPing:
     """Ping the workers and ask each for its queues; both bounded by ``timeout``.
 
-    Without ``destination`` the ping is broadcast and waits the whole ``timeout`` (any worker
-    may answer). With it, only those workers are asked and each call returns as soon as all
-    of them replied (Celery stops at ``limit=len(destination)`` replies), so it waits the
-    whole timeout only when one of them does not answer. Raises ProbeTimeout when the broker
-    itself does not let us ask in time, or the broker's error; a worker that does not answer
-    is simply absent from the result.
+    Without ``destination`` the ping is broadcast: any worker may answer. It waits until no
+    reply came for ``timeout`` seconds, unless ``expect`` names workers: then it ends as soon
+    as all of them have answered (``stopped_early``), and waits the timeout only when one of
+    them does not. Workers that were not expected are listed when they answered by then.
+    With ``destination``, only those workers are asked and each call returns as soon as all
+    of them replied (Celery stops at ``limit=len(destination)`` replies). The queue
+    inspection that follows asks the workers that answered and returns once each of them
+    replied: not after a count of replies, because a late answer to the ping (from a worker
+    not waited for) can arrive on the same reply queue and would take a place. Raises
+    ProbeTimeout when the broker itself does not let us ask in time, or the broker's error;
+    a worker that does not answer is simply absent from the result.
     """
     from capitolscope.celery import app
+
+    if destination is not None and expect:
+        raise ValueError("expect applies to a broadcast; destination already says who answers")
 
     def ask() -> WorkerPing:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)
-            replies = (
-                app.control.ping(
+            replies, stopped_early = replies_until_everyone(
+                lambda callback: app.control.ping(
                     destination=destination,
                     limit=len(destination) if destination else None,
                     timeout=timeout,
                     connection=conn,
-                )
-                or []
+                    callback=callback,
+                ),
+                expected=expect,
             )
             alive = sorted({name for reply in replies for name in reply})
-            result = WorkerPing(workers={name: [] for name in alive})
+            result = WorkerPing(workers={name: [] for name in alive}, stopped_early=stopped_early)
             if not alive:
                 return result
-            active = (
-                app.control.inspect(
-                    destination=alive, timeout=timeout, connection=conn, limit=len(alive)
-                ).active_queues()
-                or {}
+            queue_replies, _ = replies_until_everyone(
+                lambda callback: app.control.broadcast(
+                    "active_queues",
+                    destination=alive,
+                    # No count: kombu would stop after len(alive) messages, late pongs
+                    # included. The collector ends the wait, or the timeout does.
+                    limit=sys.maxsize,
+                    reply=True,
+                    timeout=timeout,
+                    connection=conn,
+                    callback=callback,
+                ),
+                expected=alive,
             )
+            active = flatten_reply(queue_replies)
         for name in alive:
             if name in active:
                 result.workers[name] = sorted(queue["name"] for queue in active[name] or [])
