@@ -204,7 +204,7 @@ class DatabaseScheduler(schedulers.DatabaseScheduler):
         self.leading_since = timezone.now()
         self._standby_said = None
         self._last_heartbeat = 0.0
-        logger.warning("beat: leader now (%s)", self.leader_lock.token)
+        logger.info("beat: leader now (%s)", self.leader_lock.token)
         # Re-read every schedule (and its last_run_at) from the database: what this process
         # loaded earlier may be older than what the previous leader sent.
         self._initial_read = True

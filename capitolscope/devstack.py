@@ -48,6 +48,36 @@ def read_procfile(path: Path) -> list[tuple[str, str]]:
     return entries
 
 
+_SHELL_DEFAULT = re.compile(r"\$\{(?P<name>\w+)(?::-(?P<default>[^}]*))?\}")
+
+
+def shown_command(command: str, env: dict) -> str:
+    """The Procfile command as the shell runs it: ``${WEB_PORT:-8000}`` becomes the port in
+    use, so the log says where a process really listens."""
+    return _SHELL_DEFAULT.sub(lambda m: env.get(m["name"]) or (m["default"] or ""), command)
+
+
+def flower_credentials(var_dir: Path) -> tuple[str, str]:
+    """Flower's ``user:password`` and how the banner describes it.
+
+    ``FLOWER_BASIC_AUTH`` when set; otherwise a password generated on the first run and kept
+    in ``var/flower-password`` (readable by the owner only), so a browser's saved login keeps
+    working across restarts. Delete the file for a new one.
+    """
+    given = os.environ.get("FLOWER_BASIC_AUTH", "").strip()
+    if given:
+        return given, "credentials from FLOWER_BASIC_AUTH"
+    path = var_dir / "flower-password"
+    password = path.read_text().strip() if path.exists() else ""
+    if not password:
+        password = secrets.token_urlsafe(12)
+        var_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(password + "\n")
+    return f"admin:{password}", f"user admin, password {password} (generated, kept in {path})"
+
+
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -136,7 +166,7 @@ class Supervisor:
                 start_new_session=True,  # its own group: we stop it (and its children) by pid
             )
             self.processes[name] = process
-            self.say(name, f"started (pid {process.pid}): {command}")
+            self.say(name, f"started (pid {process.pid}): {shown_command(command, self.env)}")
             threading.Thread(target=self.pump, args=(name, process), daemon=True).start()
 
     def say(self, name: str, line: str) -> None:
@@ -208,13 +238,12 @@ def main() -> int:
         # Every child (and the settings loaded below) sees the same broker.
         if broker.origin in ("local", "embedded") or not os.environ.get("REDIS_URL"):
             os.environ["REDIS_URL"] = broker.url  # a separate REDIS_URL (locks) is kept
+        # Links in emails point at this server unless SITE_URL says otherwise.
+        link_host = "127.0.0.1" if web_host in ("0.0.0.0", "::", "") else web_host  # noqa: S104
+        os.environ.setdefault("SITE_URL", f"http://{link_host}:{web_port}")
         database, admin = prepare_database()
 
-        flower_auth = os.environ.get("FLOWER_BASIC_AUTH", "").strip()
-        flower_note = "credentials from FLOWER_BASIC_AUTH"
-        if not flower_auth:
-            flower_auth = f"admin:{secrets.token_urlsafe(12)}"
-            flower_note = f"user admin, password {flower_auth.split(':', 1)[1]} (generated)"
+        flower_auth, flower_note = flower_credentials(var_dir)
         env = dict(os.environ, FLOWER_BASIC_AUTH=flower_auth, PYTHONUNBUFFERED="1")
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         env.update(WEB_HOST=web_host, WEB_PORT=str(web_port))
@@ -224,11 +253,12 @@ def main() -> int:
             "\nCapitolScope is starting\n"
             f"  app      http://{web_host}:{web_port}/\n"
             f"  ops      http://{web_host}:{web_port}/ops/  (staff: health, tasks, schedules)\n"
-            f"  alerts   http://{web_host}:{web_port}/subscriptions/  (any user's subscriptions)\n"
+            f"  alerts   http://{web_host}:{web_port}/subscriptions/  (each user's own)\n"
             f"  admin    http://{web_host}:{web_port}/admin/\n"
             f"  api      http://{web_host}:{web_port}/api/  (staff session or bearer token)\n"
             f"  health   http://{web_host}:{web_port}/health/\n"
             f"  flower   http://{flower_host}:{flower_port}/  ({flower_note})\n"
+            f"  links    {os.environ['SITE_URL']}  (SITE_URL: the address in emails)\n"
             f"  database {database}\n"
             f"  broker   {broker.describe()}\n"
             f"  logs     {log_dir}/<process>.log\n"

@@ -271,6 +271,8 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int(
 )  # KiB
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
+# What tasks print (the console email backend in development) is logged at INFO, not WARNING.
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 CELERY_TASK_SEND_SENT_EVENT = True
 
 CELERY_QUEUE_NAMES = ("default", "notifications", "data_ingestion", "price_updates", "maintenance")

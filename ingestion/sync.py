@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from capitolscope.locks import exclusive
 from ingestion.http import FetchError, Validators
-from ingestion.models import Filing, HttpValidator
+from ingestion.models import Filing, HttpValidator, IngestionRun
 from ingestion.parsers import feeds
 from ingestion.records import ParseError
 from ingestion.services import (
@@ -178,6 +178,22 @@ def source_sync(
             _store_validators(getattr(source, "new_validators", {}), covered_from=start_date)
         run_finish(run, counts)
         return run_result(run)
+
+
+def run_attempt_note(*, task_id: str, attempt: int, attempts: int) -> None:
+    """Mark the latest run of ``task_id``, which failed transiently, with its attempt number
+    and whether the task will try again (``detail["attempt"]``, ``["attempts"]``,
+    ``["retrying"]``, and a note after the error)."""
+    run = IngestionRun.objects.filter(task_id=task_id).order_by("-started_at", "-id").first()
+    if run is None:
+        return
+    retrying = attempt < attempts
+    note = f"attempt {attempt} of {attempts}; " + (
+        "the task will try again" if retrying else "no retries left"
+    )
+    run.error = f"{run.error} ({note})" if run.error else note
+    run.detail = {**run.detail, "attempt": attempt, "attempts": attempts, "retrying": retrying}
+    run.save(update_fields=["error", "detail"])
 
 
 def _store_validators(validators: dict[str, Validators], *, covered_from: dt.date) -> None:

@@ -28,6 +28,16 @@ def _sync(task, source_name: str, days_back, start_date, end_date, deferrals: in
         )
     except AlreadyRunning as exc:
         return _deferred(task, source_name, start, end, deferrals=deferrals, busy=exc)
+    except sync.TransientSyncError:
+        # Each attempt is its own run; say which one, and whether the task tries again, so
+        # a failed run followed by a retry does not read as a second, separate failure.
+        if task.request.id:
+            sync.run_attempt_note(
+                task_id=task.request.id,
+                attempt=task.request.retries + 1,
+                attempts=task.max_retries + 1,
+            )
+        raise
 
 
 def _deferred(task, source_name: str, start, end, *, deferrals: int, busy: AlreadyRunning):

@@ -219,6 +219,7 @@ def task_as_dict(row) -> dict:
 
 @api_endpoint("GET")
 def task_detail(request, task_id: str):
+    """One task's recorded state, arguments (secrets masked), result or error, and times."""
     from django_celery_results.models import TaskResult
 
     row = TaskResult.objects.filter(task_id=task_id).first()
@@ -525,6 +526,7 @@ def schedules(request):
 
 @api_endpoint("GET")
 def job_list(request):
+    """The jobs an operator may start with a POST, with their parameters and limits."""
     return JsonResponse({"jobs": [job.as_dict() for job in jobs.jobs_available()]})
 
 

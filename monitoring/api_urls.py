@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from monitoring import api, metrics, views
+from monitoring import api, api_index, metrics, views
 
 app_name = "monitoring_api"
 
 urlpatterns = [
+    path("api/", api_index.api_index, name="index"),
     # Public, for load balancers: the same minimal answer as /health/.
     path("api/health/", views.health, name="health"),
     path("api/health/full/", api.health_full, name="health_full"),
@@ -20,4 +21,5 @@ urlpatterns = [
     path("api/jobs/", api.job_list, name="jobs"),
     path("api/jobs/<str:name>/", api.job_trigger, name="job_trigger"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("metrics/", metrics.metrics_view),  # what a browser or a scraper may ask for
 ]

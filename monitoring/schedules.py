@@ -81,7 +81,10 @@ DEFAULT_SCHEDULES: tuple[ScheduleSpec, ...] = (
         cron=("0", "8", "*", "*", "*"),
         queue="notifications",
         priority=4,
-        description="Send each daily-digest subscriber one message with yesterday's matches.",
+        description=(
+            "Send each daily-digest subscriber one message with their matches since the last "
+            "digest (nothing when there are none)."
+        ),
     ),
     ScheduleSpec(
         name="system-health-check",
@@ -97,7 +100,10 @@ DEFAULT_SCHEDULES: tuple[ScheduleSpec, ...] = (
         cron=("0", "2", "*", "*", "*"),
         queue="maintenance",
         priority=8,
-        description="Daily housekeeping: expired locks, stale incidents, database upkeep.",
+        description=(
+            "Daily housekeeping: stuck ingestion runs, stale incidents, old heartbeats, expired "
+            "sessions, unconfirmed sign-ups, database statistics."
+        ),
     ),
     ScheduleSpec(
         name="weekly-cleanup",

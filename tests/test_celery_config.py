@@ -79,3 +79,8 @@ def test_beat_reads_its_schedule_from_the_database():
 def test_the_health_check_task_is_registered_under_its_explicit_name():
     app.loader.import_default_modules()
     assert "monitoring.system_health_check" in app.tasks
+
+
+def test_what_tasks_print_is_logged_at_info_not_as_a_warning():
+    # The console email backend prints each message; it is not a warning.
+    assert app.conf.worker_redirect_stdouts_level == "INFO"

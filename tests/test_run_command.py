@@ -134,6 +134,10 @@ def test_the_run_command_starts_web_worker_beat_and_flower_and_ctrl_c_stops_them
         assert http_status(f"http://127.0.0.1:{flower_port}/", auth="ops:wrong") == 401
         text = output()
         assert f"http://127.0.0.1:{web_port}/admin/" in text
+        # The ports in use, not the Procfile's defaults; links in emails follow WEB_PORT.
+        assert f"runserver 127.0.0.1:{web_port}" in text and "${WEB_PORT" not in text
+        assert f"--port={flower_port}" in text
+        assert f"links    http://127.0.0.1:{web_port}  (SITE_URL" in text
         assert "database sqlite:///" in text
         assert "broker   redis://" in text
         assert "8 created" in text  # setup_schedules ran
@@ -168,3 +172,24 @@ def test_the_run_command_starts_web_worker_beat_and_flower_and_ctrl_c_stops_them
             if child.is_running():
                 child.kill()
         log.close()
+
+
+def test_a_generated_flower_password_is_kept_across_runs(tmp_path, monkeypatch):
+    from capitolscope.devstack import flower_credentials
+
+    monkeypatch.delenv("FLOWER_BASIC_AUTH", raising=False)
+    auth, note = flower_credentials(tmp_path)
+    user, password = auth.split(":", 1)
+    assert user == "admin" and len(password) >= 16 and password in note
+    kept = tmp_path / "flower-password"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert flower_credentials(tmp_path)[0] == auth  # the next run: the same login
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", "ops:given")
+    assert flower_credentials(tmp_path) == ("ops:given", "credentials from FLOWER_BASIC_AUTH")
+
+
+def test_the_log_shows_procfile_commands_with_their_variables_filled_in():
+    from capitolscope.devstack import shown_command
+
+    command = "runserver ${WEB_HOST:-127.0.0.1}:${WEB_PORT:-8000} -c ${N:-2} $HOME"
+    assert shown_command(command, {"WEB_PORT": "8700"}) == "runserver 127.0.0.1:8700 -c 2 $HOME"

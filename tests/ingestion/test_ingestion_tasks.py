@@ -139,7 +139,31 @@ def test_a_truncated_index_is_a_failed_run_with_the_reason_retried_later_by_a_li
         timeout=30,
         what="the task to be scheduled for a retry",
     )
+    # The failed run says it was the first attempt and that the task tries again.
+    run.refresh_from_db()
+    assert run.error.endswith("(attempt 1 of 4; the task will try again)"), run.error
+    assert (run.detail["attempt"], run.detail["retrying"]) == (1, True)
     assert source_worker.alive()
     # The worker goes on with other work meanwhile.
     other = sync_house_trades.delay(start_date="2023-01-01", end_date="2023-01-31")
     assert other.get(timeout=120)["created"] == 13  # Pelosi's January 2023 PTR
+
+
+def test_the_last_attempt_of_a_failing_sync_says_no_retries_are_left():
+    from ingestion import sync
+
+    def failed_run():
+        return IngestionRun.objects.create(
+            source=Filing.Source.HOUSE_CLERK,
+            task_id="t-1",
+            status=IngestionRun.Status.FAILED,
+            error="timed out",
+        )
+
+    first, last = failed_run(), failed_run()
+    sync.run_attempt_note(task_id="t-1", attempt=4, attempts=4)
+    last.refresh_from_db()
+    assert last.error == "timed out (attempt 4 of 4; no retries left)"
+    assert last.detail == {"attempt": 4, "attempts": 4, "retrying": False}
+    first.refresh_from_db()
+    assert first.error == "timed out"  # only the latest run of the task

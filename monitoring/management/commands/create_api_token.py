@@ -37,6 +37,7 @@ class Command(BaseCommand):
         expiry = f", expires {token.expires_at:%Y-%m-%d %H:%M %Z}" if token.expires_at else ""
         self.stderr.write(
             f"API token {token.prefix} ({token.name}) created for {owner.get_username()}{expiry}. "
-            "It is shown once, now; only its hash is stored:"
+            "It is shown once, now; only its hash is stored:",
+            style_func=str,  # a note, not an error: not in red
         )
         self.stdout.write(created.secret)
