@@ -1,13 +1,13 @@
 """Self-service accounts: sign-up with email confirmation, and the login page's form.
 
-A new account is created inactive, put in the ``UNCONFIRMED_GROUP`` group (what marks a
+Sign-up asks for a username and an email address only. A new account is created inactive,
+with no usable password, put in the ``UNCONFIRMED_GROUP`` group (what marks a
 self-service sign-up; only marked accounts can be confirmed, resent a link, replaced or
 purged) and sent a signed, expiring link (``ACCOUNTS_CONFIRM_MAX_AGE_DAYS``). Opening the link
 shows a form asking for a password; submitting it (a POST, so mail scanners that prefetch
 links and cross-site pages cannot do it) sets that password, activates the account, signs the
 user in and sends them to their subscriptions. Whoever controls the mailbox therefore owns the
-password: a stranger who signed up with someone else's address cannot keep the password they
-chose.
+password: a stranger who signed up with someone else's address never had one to keep.
 
 An unconfirmed sign-up does not own its address: a new sign-up with the same address
 (whatever its case) deletes it, and daily maintenance deletes those older than the link's
@@ -52,7 +52,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm, UsernameField
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser, Group
@@ -419,18 +419,29 @@ def account_email_rate_hit(*, email: str, ip: str) -> None:
 # --- Forms --------------------------------------------------------------------------------
 
 
-class SignUpForm(UserCreationForm):
-    """Username, email, password twice. Only these fields are bound: nobody signs up as staff."""
+class SignUpForm(forms.ModelForm):
+    """Username and email. Only these fields are bound: nobody signs up as staff. No password:
+    the account gets the one chosen on the confirmation page (so whoever typed someone else's
+    address here cannot keep a password of their own), and asking for one here too would
+    only be thrown away."""
 
     email = forms.EmailField(
         max_length=254,
-        help_text="We send a link to this address to confirm it.",
+        help_text="We send a link to this address; you choose your password when you follow it.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
-    class Meta(UserCreationForm.Meta):
+    class Meta:
         model = get_user_model()
         fields = ("username", "email")
+        field_classes = {"username": UsernameField}
+
+    def clean_username(self) -> str:
+        # As Django's UserCreationForm: "Rita" is taken when "rita" exists.
+        username = self.cleaned_data["username"]
+        if get_user_model().objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError("A user with that username already exists.", code="unique")
+        return username
 
     def clean_email(self) -> str:
         email = get_user_model().objects.normalize_email(self.cleaned_data["email"])
@@ -442,6 +453,7 @@ class SignUpForm(UserCreationForm):
 
     def save(self, commit: bool = True):
         user = super().save(commit=False)
+        user.set_unusable_password()
         user.is_active = False
         user.is_staff = False
         user.is_superuser = False
@@ -465,7 +477,10 @@ class ResendConfirmationForm(forms.Form):
 
 
 class LoginForm(AuthenticationForm):
-    """Django's login form, telling an unconfirmed account (right password) what to do."""
+    """Django's login form, telling an unconfirmed account (right password) what to do.
+
+    Sign-ups made since sign-up stopped asking for a password have none until confirmed (the
+    login page says where the password is chosen); this covers accounts made before."""
 
     unconfirmed = False
 

@@ -125,13 +125,7 @@ def submit(client: Client, url: str, data: dict):
 
 
 def signup_data(**overrides) -> dict:
-    return {
-        "username": "rita",
-        "email": "rita@example.org",
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-        **overrides,
-    }
+    return {"username": "rita", "email": "rita@example.org", **overrides}
 
 
 def confirm_path(user) -> str:
@@ -277,7 +271,8 @@ def test_a_squatted_address_goes_to_whoever_signs_up_with_it_and_confirms(client
 
 
 def test_confirming_a_stranger_s_sign_up_sets_the_confirmer_s_password(client, mailbox):
-    """The victim confirms the account the attacker made: the attacker's password dies."""
+    """The victim confirms the account the attacker made: the attacker never had a password
+    (sign-up sets none), and the account gets the one its confirmer chooses."""
     Client().post(SIGNUP, signup_data(username="mallory"))
     send_queued_emails()
     link = urlsplit(re.search(r"https://\S+", mailbox[0].body)[0]).path
@@ -292,7 +287,7 @@ def test_confirming_a_stranger_s_sign_up_sets_the_confirmer_s_password(client, m
     weak = client.post(link, {"new_password1": "password", "new_password2": "password"})
     assert b"This password is too common" in weak.content
     mallory = get_user_model().objects.get(username="mallory")
-    assert not mallory.is_active and mallory.check_password(PASSWORD)
+    assert not mallory.is_active and not mallory.has_usable_password()
 
     assert client.post(link, CONFIRM_DATA)["Location"] == "/subscriptions/"
     mallory.refresh_from_db()
@@ -345,14 +340,27 @@ def test_an_address_or_username_taken_after_the_form_was_checked_is_refused_not_
     assert get_user_model().objects.count() == 2
 
 
-def test_sign_up_applies_the_password_validators_and_username_rules(client, plain_user):
-    response = client.post(SIGNUP, signup_data(password1="password", password2="password"))
-    assert b"This password is too common" in response.content
-    response = client.post(SIGNUP, signup_data(password2="something else entirely"))
-    assert b"The two password fields" in response.content
+def test_sign_up_applies_the_username_rules(client, plain_user):
     response = client.post(SIGNUP, signup_data(username="PAUL"))
     assert b"A user with that username already exists" in response.content
+    response = client.post(SIGNUP, signup_data(username="no spaces please"))
+    assert b"Enter a valid username" in response.content
+    response = client.post(SIGNUP, signup_data(email="rita@"))
+    assert b"Enter a valid email address" in response.content
     assert get_user_model().objects.count() == 1
+
+
+def test_sign_up_asks_for_no_password_and_the_account_has_none_until_confirmed(client):
+    page = client.get(SIGNUP)
+    assert b'type="password"' not in page.content
+    assert b"you choose your password when you follow it" in page.content
+    assert client.post(SIGNUP, signup_data(password1=PASSWORD)).status_code == 302
+    rita = get_user_model().objects.get(username="rita")
+    assert not rita.has_usable_password() and not rita.is_active
+    assert not rita.check_password(PASSWORD)  # a password posted anyway is not kept
+    login = client.get(LOGIN)
+    assert b"You choose your password from the link we emailed you" in login.content
+    assert b'href="/accounts/confirm/resend/"' in login.content
 
 
 def test_sign_up_closed_says_so_and_creates_nothing(client, settings):
@@ -459,7 +467,7 @@ def test_a_new_confirmation_link_replaces_the_ones_sent_before(client, smtp):
         assert b"no longer valid" in old.content and b"replaced by a newer one" in old.content
         assert b'href="/accounts/confirm/resend/"' in old.content
     rita = get_user_model().objects.get(username="rita")
-    assert not rita.is_active and rita.check_password(PASSWORD)
+    assert not rita.is_active and not rita.has_usable_password()
 
     assert client.post(second, CONFIRM_DATA)["Location"] == "/subscriptions/"
     rita.refresh_from_db()
