@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
@@ -220,14 +220,14 @@ def _too_large(code: int, text: bytes | str, *, at_mail_from: bool) -> bool:
     return (at_mail_from and code == 552) or bool(_TOO_LARGE.search(said))
 
 
-def _our_mail_settings_error(error: DeliveryError, *, delivery_id: int) -> DeliveryError:
+def _our_mail_settings_error(error: DeliveryError, *, what: str) -> DeliveryError:
     """``error`` comes from our own mail configuration (login, sender, relay permission), not
     the recipient: every message fails the same way until an operator fixes it, so the
-    delivery is kept (retried with backoff, like a mail server that is down) and the operator
-    is told loudly."""
+    message is kept (retried with backoff, like a mail server that is down) and the operator
+    is told loudly. ``what``: the message, for the log ("delivery 12")."""
     logger.error(
-        "delivery %s: %s; check the mail settings (retried like a server that is down)",
-        delivery_id,
+        "%s: %s; check the mail settings (retried like a server that is down)",
+        what,
         error.message,
     )
     error.permanent = False
@@ -237,6 +237,71 @@ def _our_mail_settings_error(error: DeliveryError, *, delivery_id: int) -> Deliv
 def _message_domain() -> str:
     address = email.utils.parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
     return address.rpartition("@")[2] or urlsplit(settings.SITE_URL).hostname or "capitolscope"
+
+
+def email_send(
+    email_message: EmailMessage,
+    *,
+    what: str,
+    too_large: str = "the mail server refused the message as too large",
+) -> None:
+    """Send one Django email, turning every SMTP outcome into a ``DeliveryError`` that says
+    whether it is permanent (a refused recipient, a message too large) or worth retrying (a
+    server that is down or busy, and our own login, sender or relay settings, which are also
+    logged at ERROR). ``what`` names the message in that log ("delivery 12"); ``too_large``
+    is the error for a message refused for its size (what the sender can change)."""
+    try:
+        email_message.send(fail_silently=False)
+    except smtplib.SMTPRecipientsRefused as exc:
+        refusals = list(exc.recipients.values()) or [(550, b"refused")]
+        code, text = refusals[0]
+        if all(_relay_refused(c, t) for c, t in refusals):
+            error = _smtp_code_error(
+                code,
+                text,
+                "the mail server will not relay for us (is the login, EMAIL_HOST_USER / "
+                "EMAIL_HOST_PASSWORD, set and right?)",
+            )
+            raise _our_mail_settings_error(error, what=what) from None
+        error = _smtp_code_error(code, text, "the mail server refused the recipient")
+        error.permanent = any(c >= 500 for c, _t in refusals)
+        raise error from None
+    except smtplib.SMTPSenderRefused as exc:
+        if exc.smtp_code < 500:  # 451/452: the server is busy or short of space
+            raise _smtp_code_error(
+                exc.smtp_code, exc.smtp_error, "the mail server deferred the message"
+            ) from None
+        if _too_large(exc.smtp_code, exc.smtp_error, at_mail_from=True):
+            raise _smtp_code_error(exc.smtp_code, exc.smtp_error, too_large) from None
+        error = _smtp_code_error(
+            exc.smtp_code,
+            exc.smtp_error,
+            "the mail server refused our sender address (DEFAULT_FROM_EMAIL)",
+        )
+        raise _our_mail_settings_error(error, what=what) from None
+    except smtplib.SMTPAuthenticationError as exc:
+        error = _smtp_code_error(
+            exc.smtp_code,
+            exc.smtp_error,
+            "the mail server refused our login (EMAIL_HOST_USER / EMAIL_HOST_PASSWORD)",
+        )
+        raise _our_mail_settings_error(error, what=what) from None
+    except smtplib.SMTPResponseException as exc:  # data refused, …
+        refused_size = exc.smtp_code >= 500 and _too_large(
+            exc.smtp_code, exc.smtp_error, at_mail_from=False
+        )
+        reason = too_large if refused_size else "the mail server answered"
+        raise _smtp_code_error(exc.smtp_code, exc.smtp_error, reason) from None
+    except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused, timeouts
+        raise DeliveryError(
+            f"could not reach the mail server: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def message_id(key: str) -> str:
+    """A Message-ID made from ``key``: the same for every try of one message, so a copy sent
+    again after a crash is recognisable as such."""
+    return f"<{key}@{_message_domain()}>"
 
 
 class EmailChannel:
@@ -249,59 +314,13 @@ class EmailChannel:
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.target],
             headers={
-                # Stable per delivery: a copy re-sent after a crash is recognisable as such.
-                "Message-ID": f"<delivery-{message.delivery_id}@{_message_domain()}>",
+                "Message-ID": message_id(f"delivery-{message.delivery_id}"),
                 "X-CapitolScope-Delivery": str(message.delivery_id),
                 "Auto-Submitted": "auto-generated",
             },
         )
         email_message.attach_alternative(message.html, "text/html")
-        try:
-            email_message.send(fail_silently=False)
-        except smtplib.SMTPRecipientsRefused as exc:
-            refusals = list(exc.recipients.values()) or [(550, b"refused")]
-            code, text = refusals[0]
-            if all(_relay_refused(c, t) for c, t in refusals):
-                error = _smtp_code_error(
-                    code,
-                    text,
-                    "the mail server will not relay for us (is the login, EMAIL_HOST_USER / "
-                    "EMAIL_HOST_PASSWORD, set and right?)",
-                )
-                raise _our_mail_settings_error(error, delivery_id=message.delivery_id) from None
-            error = _smtp_code_error(code, text, "the mail server refused the recipient")
-            error.permanent = any(c >= 500 for c, _t in refusals)
-            raise error from None
-        except smtplib.SMTPSenderRefused as exc:
-            if exc.smtp_code < 500:  # 451/452: the server is busy or short of space
-                raise _smtp_code_error(
-                    exc.smtp_code, exc.smtp_error, "the mail server deferred the message"
-                ) from None
-            if _too_large(exc.smtp_code, exc.smtp_error, at_mail_from=True):
-                raise _smtp_code_error(exc.smtp_code, exc.smtp_error, TOO_LARGE) from None
-            error = _smtp_code_error(
-                exc.smtp_code,
-                exc.smtp_error,
-                "the mail server refused our sender address (DEFAULT_FROM_EMAIL)",
-            )
-            raise _our_mail_settings_error(error, delivery_id=message.delivery_id) from None
-        except smtplib.SMTPAuthenticationError as exc:
-            error = _smtp_code_error(
-                exc.smtp_code,
-                exc.smtp_error,
-                "the mail server refused our login (EMAIL_HOST_USER / EMAIL_HOST_PASSWORD)",
-            )
-            raise _our_mail_settings_error(error, delivery_id=message.delivery_id) from None
-        except smtplib.SMTPResponseException as exc:  # data refused, …
-            too_large = exc.smtp_code >= 500 and _too_large(
-                exc.smtp_code, exc.smtp_error, at_mail_from=False
-            )
-            what = TOO_LARGE if too_large else "the mail server answered"
-            raise _smtp_code_error(exc.smtp_code, exc.smtp_error, what) from None
-        except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused, timeouts
-            raise DeliveryError(
-                f"could not reach the mail server: {type(exc).__name__}: {exc}"
-            ) from None
+        email_send(email_message, what=f"delivery {message.delivery_id}", too_large=TOO_LARGE)
 
 
 # --- Webhook ------------------------------------------------------------------------------

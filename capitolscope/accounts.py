@@ -58,6 +58,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -67,7 +68,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.encoding import force_bytes
-from django.utils.html import linebreaks, urlize
 from django.utils.http import urlsafe_base64_encode
 from django.views.decorators.http import require_http_methods
 
@@ -272,28 +272,24 @@ def account_email_send(*, user_id: int, kind: str, message_key: str = "") -> boo
 
     Raises ``alerts.channels.DeliveryError`` when the mail server did not take it, saying
     whether that is permanent (a refused recipient) or worth retrying."""
-    from alerts.channels import EmailChannel
-    from alerts.messages import OutgoingMessage
+    from alerts.channels import email_send, message_id
 
     build_context, subject_template, body_template = _ACCOUNT_EMAILS[AccountEmail(kind)]
     context = build_context(user_id)
     if context is None:
         return False
     user = context["user"]
-    text = render_to_string(body_template, context)
-    message = OutgoingMessage(
-        delivery_id=f"account-{message_key or uuid.uuid4().hex}",  # Message-ID and a header
-        kind=f"account {kind}",
-        channel="email",
-        target=user.email,
-        signing_secret="",
+    email_message = EmailMessage(
         subject=" ".join(render_to_string(subject_template, context).split()),
-        text=text,
-        html=linebreaks(urlize(text, autoescape=True)),  # the same text, its link clickable
-        payload={},
-        trade_count=0,
+        body=render_to_string(body_template, context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+        headers={
+            "Message-ID": message_id(f"account-{kind}-{message_key or uuid.uuid4().hex}"),
+            "Auto-Submitted": "auto-generated",
+        },
     )
-    EmailChannel().send(message)
+    email_send(email_message, what=f"the {kind} email to user {user.pk}")
     return True
 
 

@@ -158,14 +158,20 @@ def test_a_temporary_refusal_is_retried_and_the_next_try_sends_it(smtp, caplog):
     }
     [message] = smtp.messages
     assert message["To"] == "rita@example.org"
+    # An account email of its own: plain text, no alert-delivery headers.
+    assert message["Message-ID"].startswith("<account-confirmation-")
+    assert message["X-CapitolScope-Delivery"] is None
+    assert message.get_content_type() == "text/plain"
     assert Client().post(link_in(message), CONFIRM_DATA)["Location"] == "/subscriptions/"
 
 
-def test_a_refusal_caused_by_our_mail_settings_is_retried_not_blamed_on_the_address(smtp):
+def test_a_refusal_caused_by_our_mail_settings_is_retried_not_blamed_on_the_address(smtp, caplog):
     rita = new_inactive_user()
     smtp.fail("RCPT", "554 5.7.1 <rita@example.org>: Relay access denied")
-    with pytest.raises(Retry):
+    with caplog.at_level(logging.ERROR, logger="alerts.channels"), pytest.raises(Retry):
         send_email(rita.pk, CONFIRMATION)
+    assert f"the confirmation email to user {rita.pk}: " in caplog.text
+    assert "check the mail settings" in caplog.text and "delivery" not in caplog.text
 
 
 def test_a_permanent_refusal_ends_the_task_at_once_with_the_reason_logged(smtp, caplog):
