@@ -185,6 +185,7 @@ _RELAY_REFUSAL = re.compile(
     r"|requires?\s+(?:smtp\s+)?auth|auth\s+(?:is\s+)?required|must\s+authenticate",
     re.IGNORECASE,
 )
+_EMAIL_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _ENHANCED_STATUS = re.compile(r"\s*[245]\.(\d{1,3})\.(\d{1,3})\b")  # class.subject.detail
 
 
@@ -244,43 +245,54 @@ def email_send(
     *,
     what: str,
     too_large: str = "the mail server refused the message as too large",
+    mask_addresses: bool = False,
 ) -> None:
     """Send one Django email, turning every SMTP outcome into a ``DeliveryError`` that says
     whether it is permanent (a refused recipient, a message too large) or worth retrying (a
     server that is down or busy, and our own login, sender or relay settings, which are also
     logged at ERROR). ``what`` names the message in that log ("delivery 12"); ``too_large``
-    is the error for a message refused for its size (what the sender can change)."""
+    is the error for a message refused for its size (what the sender can change).
+    ``mask_addresses``: email addresses in the server's replies (servers name the recipient)
+    become ``<address>`` in the error and the log, for errors kept where addresses must not be
+    (task results, dead letters)."""
+
+    def code_error(code: int, text: bytes | str, reason: str) -> DeliveryError:
+        said = _smtp_text(text)
+        if mask_addresses:
+            said = _EMAIL_ADDRESS.sub("<address>", said)
+        return _smtp_code_error(code, said, reason)
+
     try:
         email_message.send(fail_silently=False)
     except smtplib.SMTPRecipientsRefused as exc:
         refusals = list(exc.recipients.values()) or [(550, b"refused")]
         code, text = refusals[0]
         if all(_relay_refused(c, t) for c, t in refusals):
-            error = _smtp_code_error(
+            error = code_error(
                 code,
                 text,
                 "the mail server will not relay for us (is the login, EMAIL_HOST_USER / "
                 "EMAIL_HOST_PASSWORD, set and right?)",
             )
             raise _our_mail_settings_error(error, what=what) from None
-        error = _smtp_code_error(code, text, "the mail server refused the recipient")
+        error = code_error(code, text, "the mail server refused the recipient")
         error.permanent = any(c >= 500 for c, _t in refusals)
         raise error from None
     except smtplib.SMTPSenderRefused as exc:
         if exc.smtp_code < 500:  # 451/452: the server is busy or short of space
-            raise _smtp_code_error(
+            raise code_error(
                 exc.smtp_code, exc.smtp_error, "the mail server deferred the message"
             ) from None
         if _too_large(exc.smtp_code, exc.smtp_error, at_mail_from=True):
-            raise _smtp_code_error(exc.smtp_code, exc.smtp_error, too_large) from None
-        error = _smtp_code_error(
+            raise code_error(exc.smtp_code, exc.smtp_error, too_large) from None
+        error = code_error(
             exc.smtp_code,
             exc.smtp_error,
             "the mail server refused our sender address (DEFAULT_FROM_EMAIL)",
         )
         raise _our_mail_settings_error(error, what=what) from None
     except smtplib.SMTPAuthenticationError as exc:
-        error = _smtp_code_error(
+        error = code_error(
             exc.smtp_code,
             exc.smtp_error,
             "the mail server refused our login (EMAIL_HOST_USER / EMAIL_HOST_PASSWORD)",
@@ -291,7 +303,7 @@ def email_send(
             exc.smtp_code, exc.smtp_error, at_mail_from=False
         )
         reason = too_large if refused_size else "the mail server answered"
-        raise _smtp_code_error(exc.smtp_code, exc.smtp_error, reason) from None
+        raise code_error(exc.smtp_code, exc.smtp_error, reason) from None
     except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused, timeouts
         raise DeliveryError(
             f"could not reach the mail server: {type(exc).__name__}: {exc}"

@@ -330,7 +330,12 @@ def politicians_lookup(text: str) -> PoliticianLookup:
         person = parse_person_name(entry)
         legislators = resolver.roster.candidates(person)
         matches = [resolver.by_bioguide[legislator.bioguide] for legislator in legislators]
-        others = [unresolved_by_key[hit.bioguide] for hit in unresolved_index.candidates(person)]
+        # No exact-first-name preference among them: two rows may be one person under two
+        # spellings ("Thomas Udall", "Tom S Udall"); keeping one would drop the other's trades.
+        others = [
+            unresolved_by_key[hit.bioguide]
+            for hit in unresolved_index.candidates(person, prefer_exact=False)
+        ]
         others += unresolved_by_name.get(_fold(entry), [])
         matches += [p for p in dict.fromkeys(others) if p not in matches]
         return matches

@@ -503,8 +503,13 @@ class RosterIndex:
         chamber: str | None = None,
         state: str | None = None,
         district: str | None = None,
+        prefer_exact: bool = True,
     ) -> list[Legislator]:
-        """Every legislator the name can mean after the rules above (for logs and review)."""
+        """Every legislator the name can mean after the rules above (for logs and review).
+
+        ``prefer_exact=False`` skips rule 4's exact-first-name preference: for entries that
+        may be one person under two spellings ("Thomas Udall", "Tom S Udall"), where keeping
+        one silently would drop the other."""
         person = parse_person_name(name) if isinstance(name, str) else name
         last = _tokens(person.last)
         if not last:
@@ -542,7 +547,7 @@ class RosterIndex:
             ]
             if same:
                 found = same
-        if len(found) > 1:
+        if len(found) > 1 and prefer_exact:
             exact = [
                 item
                 for item in found

@@ -243,6 +243,12 @@ def legislators_load(*, legislators: list[Legislator]) -> dict[str, int]:
         existing = {p.bioguide_id: p for p in Politician.objects.exclude(bioguide_id="")}
         to_create, to_update = [], []
         for legislator in legislators:
+            politician = existing.get(legislator.bioguide)
+            # Chambers served only grow: a roster without past terms (the compact JSON lists
+            # the last one) must not forget a senator's House years another file recorded.
+            served = set(legislator.chambers)
+            if politician is not None:
+                served.update(filter(None, politician.chambers_served.split(",")))
             values = {
                 "first_name": legislator.first[:100],
                 "middle_name": legislator.middle[:100],
@@ -253,7 +259,7 @@ def legislators_load(*, legislators: list[Legislator]) -> dict[str, int]:
                     :200
                 ],
                 "chamber": legislator.chamber,
-                "chambers_served": ",".join(sorted(set(legislator.chambers))),
+                "chambers_served": ",".join(sorted(served)),
                 "party": PARTY_CODES.get(legislator.party.lower(), ""),
                 "state": legislator.state,
                 "district": legislator.district,
@@ -261,7 +267,6 @@ def legislators_load(*, legislators: list[Legislator]) -> dict[str, int]:
                 "is_resolved": True,
                 "in_office": True,
             }
-            politician = existing.get(legislator.bioguide)
             if politician is None:
                 to_create.append(Politician(bioguide_id=legislator.bioguide, **values))
             elif any(getattr(politician, name) != value for name, value in values.items()):

@@ -32,11 +32,14 @@ def _sync(task, source_name: str, days_back, start_date, end_date, deferrals: in
         # Each attempt is its own run; say which one, and whether the task tries again, so
         # a failed run followed by a retry does not read as a second, separate failure.
         if task.request.id:
-            sync.run_attempt_note(
-                task_id=task.request.id,
-                attempt=task.request.retries + 1,
-                attempts=task.max_retries + 1,
-            )
+            try:
+                sync.run_attempt_note(
+                    task_id=task.request.id,
+                    attempt=task.request.retries + 1,
+                    attempts=task.max_retries + 1,
+                )
+            except Exception:  # a note must never cost the retry
+                logger.exception("could not note the attempt on the run of %s", task.request.id)
         raise
 
 

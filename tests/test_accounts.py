@@ -476,6 +476,26 @@ def test_a_new_confirmation_link_replaces_the_ones_sent_before(client, smtp):
     assert b"already been used" in Client().get(first).content
 
 
+def test_a_link_sent_before_links_could_be_replaced_still_confirms(client):
+    """Links made by the previous version carry no send digest ("j"): nothing can have
+    replaced them, so they are not called replaced; they expire as they always did."""
+    from django.core import signing
+
+    from capitolscope import accounts
+
+    rita = new_inactive_user()
+    old_format = signing.dumps(
+        {
+            "u": rita.pk,
+            "e": accounts._address_digest(rita.email),
+            "p": accounts._password_digest(rita),
+        },
+        salt=accounts.CONFIRM_SALT,
+    )
+    assert accounts.confirmation_check(token=old_format) == (rita, None)
+    assert client.post(f"/accounts/confirm/{old_format}/", CONFIRM_DATA).status_code == 302
+
+
 def test_an_email_sent_after_a_newer_link_was_asked_for_carries_the_newer_link(client, smtp):
     """Both messages were still queued (a slow mail server) when the resend came: each is
     built when it is sent, so neither carries a dead link."""

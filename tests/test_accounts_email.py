@@ -184,6 +184,9 @@ def test_a_permanent_refusal_ends_the_task_at_once_with_the_reason_logged(smtp, 
     assert "550 5.1.1" in result["error"]
     assert f"the confirmation email to user {rita.pk} was refused for good" in caplog.text
     assert "no such user here" in caplog.text
+    # The server named the address; the task's result (kept in the history) and log do not.
+    assert "<<address>>: no such user here" in result["error"]
+    assert "rita@example.org" not in result["error"] + caplog.text
     assert smtp.faults[0][2] == 4  # one try only
     assert smtp.messages == []
 
@@ -192,12 +195,16 @@ def test_a_temporary_failure_that_outlasts_the_retries_fails_the_task(smtp, sett
     """The task fails (a dead letter an operator can retry once the mail server is back)."""
     settings.ALERTS_DELIVERY_MAX_RETRIES = 0
     rita = new_inactive_user()
-    smtp.fail("DATA", "451 4.3.0 try again later")
+    smtp.fail("RCPT", "450 4.2.0 <rita@example.org>: greylisted, try again later")
     with (
         caplog.at_level(logging.ERROR, logger="capitolscope.account_tasks"),
-        pytest.raises(AccountEmailNotSent, match=r"gave up after 1 attempts.*451 4\.3\.0"),
+        pytest.raises(
+            AccountEmailNotSent, match=r"gave up after 1 attempts.*450 4\.2\.0"
+        ) as gave_up,
     ):
         send_email(rita.pk, CONFIRMATION)
+    # The exception becomes the dead letter and the history's traceback: no address in it.
+    assert "rita@example.org" not in str(gave_up.value) + caplog.text
     assert f"the confirmation email to user {rita.pk} was not sent after 1 attempts" in (
         caplog.text
     )

@@ -217,6 +217,12 @@ def test_a_former_member_is_found_by_the_names_a_user_types(paul):
     assert not lookup.found and len(lookup.ambiguous["Smith"]) == 2
     assert validators.politicians_lookup("Adam Smith").found[0].full_name == "Adam Smith"
     assert validators.politicians_lookup("Daniel Perdue").not_found == ["Daniel Perdue"]
+    # One former member filed under two spellings: both are offered, neither dropped.
+    thomas = make_politician("Udall", "Thomas")
+    tom = make_politician("Udall", "Tom")
+    for typed in ("Tom Udall", "Thomas Udall", "Udall"):
+        assert validators.politicians_lookup(typed).ambiguous[typed] == [thomas, tom], typed
+    assert validators.politicians_lookup(f"Tom Udall (#{tom.pk})").found == [tom]
 
     response = paul.post(NEW, form_data(politicians="Perdue"))
     assert response.status_code == 302

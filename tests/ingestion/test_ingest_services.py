@@ -221,6 +221,19 @@ def test_a_senators_house_filings_resolve_to_them_once_the_roster_is_stored(rost
     assert not Politician.objects.filter(last_name="Curtis", bioguide_id="").exists()
 
 
+def test_a_roster_without_past_terms_does_not_forget_the_chambers_served(roster):
+    """The compact JSON roster lists each member's last term only."""
+    from ingestion.parsers.legislators import parse_legislators_json
+
+    compact = parse_legislators_json(
+        (FIXTURES / "legislators/legislators-current.compact.json").read_bytes()
+    )
+    assert services.legislators_load(legislators=compact)["merged"] == 0
+    assert Politician.objects.get(bioguide_id="C001114").chambers_served == "house,senate"
+    import_file(HOUSE_FEED, "house-watcher")
+    assert not Politician.objects.filter(last_name="Curtis", bioguide_id="").exists()
+
+
 def test_loading_the_roster_again_attaches_a_senators_earlier_unresolved_house_name():
     """Data stored before the chambers were kept: the Curtis orphan exists; loading the
     roster again moves its trades to the senator."""
