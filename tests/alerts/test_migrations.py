@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import migrate, migrate_to_latest
 
 BEFORE = [("alerts", "0004_delivery_status_cancelled")]
 AFTER = [("alerts", "0005_paused_deliveries_cancelled")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -46,6 +39,5 @@ def test_deliveries_failed_only_because_of_a_pause_become_cancelled():
         Delivery = apps.get_model("alerts", "Delivery")
         assert Delivery.objects.get(pk=paused.pk).status == "cancelled"
         assert Delivery.objects.get(pk=refused.pk).status == "failed"
-    finally:  # every app back to its latest migration, whatever depends on alerts
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    finally:
+        migrate_to_latest()

@@ -5,18 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import migrate, migrate_to_latest
 
 BEFORE = [("monitoring", "0008_heartbeat_missed_at")]
 AFTER = [("monitoring", "0009_problemstreak_since")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -34,6 +27,5 @@ def test_existing_problem_streaks_start_their_episode_at_their_streak():
 
         ProblemStreak = apps.get_model("monitoring", "ProblemStreak")
         assert ProblemStreak.objects.get(pk=streak.pk).since == first_seen
-    finally:  # every app back to its latest migration
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    finally:
+        migrate_to_latest()
