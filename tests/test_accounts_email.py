@@ -25,7 +25,7 @@ from capitolscope.account_tasks import AccountEmailNotSent, send_email
 from capitolscope.accounts import AccountEmail, account_email_enqueue, confirmation_token_make
 from capitolscope.broker import free_port
 from capitolscope.celery import app as celery_app
-from tests.alerts.conftest import RecordingSMTPHandler
+from tests.alerts.conftest import RecordingSMTPHandler, alerts_worker_env
 from tests.processes import start_worker, subprocess_env, wait_until
 from tests.test_accounts import (
     CONFIRM_DATA,
@@ -242,16 +242,7 @@ def mail_worker(transactional_db, tmp_path, settings):
     started = []
 
     def start(smtp_port: int, **extra: str):
-        env = subprocess_env(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=str(smtp_port),
-            EMAIL_TIMEOUT="5",
-            SITE_URL=SITE_URL,
-            ALERTS_DELIVERY_BACKOFF_BASE="0.2",
-            ALERTS_DELIVERY_BACKOFF_MAX="1",
-            **{"ALERTS_DELIVERY_MAX_RETRIES": "3", **extra},
-        )
+        env = alerts_worker_env(smtp_port, **{"ALERTS_DELIVERY_MAX_RETRIES": "3", **extra})
         process, _hostname = start_worker(tmp_path, env=env)
         started.append(process)
         return process

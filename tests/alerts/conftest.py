@@ -229,20 +229,21 @@ def webhook_receiver():
 
 
 def alerts_worker_env(smtp_port: int, **extra: str) -> dict[str, str]:
-    return subprocess_env(
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(smtp_port),
-        EMAIL_TIMEOUT="5",
-        SITE_URL=SITE_URL,
-        ALERTS_WEBHOOK_ALLOW_PRIVATE="true",
-        ALERTS_DELIVERY_BACKOFF_BASE="0.2",
-        ALERTS_DELIVERY_BACKOFF_MAX="1",
-        ALERTS_DELIVERY_MAX_RETRIES="2",
-        ALERTS_WEBHOOK_TIMEOUT="2",
-        ALERTS_DELIVERY_LEASE="10",  # a killed worker's delivery is taken over quickly
-        **extra,
-    )
+    """A worker's environment: email to ``smtp_port``, fast retries; ``extra`` overrides."""
+    defaults = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_port),
+        "EMAIL_TIMEOUT": "5",
+        "SITE_URL": SITE_URL,
+        "ALERTS_WEBHOOK_ALLOW_PRIVATE": "true",
+        "ALERTS_DELIVERY_BACKOFF_BASE": "0.2",
+        "ALERTS_DELIVERY_BACKOFF_MAX": "1",
+        "ALERTS_DELIVERY_MAX_RETRIES": "2",
+        "ALERTS_WEBHOOK_TIMEOUT": "2",
+        "ALERTS_DELIVERY_LEASE": "10",  # a killed worker's delivery is taken over quickly
+    }
+    return subprocess_env(**{**defaults, **extra})
 
 
 @pytest.fixture
